@@ -1,0 +1,158 @@
+# Serphona — one GNU make for the whole suite; everything builds out of tree.
+#
+#   make            build libraries, the seven services, the dev broker, tests
+#   make deps       install every Debian package the build, tests and stack need
+#   make test       deps + build + unit, integration and sanitizer suites
+#   make run        deps + build + local stack + services + demo data
+#   make bench      deps + build + benchmarks (prints figures and ratios)
+#   make lint       cppcheck + clang-tidy + clang-format check
+#   make clean
+#
+# SAN=1 builds with AddressSanitizer + UBSan (default dir build/asan).
+
+SAN     ?=
+ifeq ($(SAN),1)
+BUILD   ?= build/asan
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+OPT     := -O1
+else
+BUILD   ?= build
+SANFLAGS :=
+OPT     := -O2
+endif
+
+CC      ?= cc
+PKGS    := libmicrohttpd libprotobuf-c libczmq libzmq libpq rdkafka hiredis libcjson libcurl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+LIBNAMES := $(notdir $(wildcard libs/*))
+INCLUDES := $(foreach l,$(LIBNAMES),-Ilibs/$(l)/include) -I$(BUILD)/gen
+
+# -Wconversion is left out: protobuf-c, libpq and libmicrohttpd APIs mix int,
+# size_t and uint64_t so often that the casts it demands would hide real bugs.
+WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
+           -Wmissing-prototypes -Wno-unused-parameter
+CFLAGS  ?= $(OPT) -g
+ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE -pthread $(WARN) $(CFLAGS) $(SANFLAGS) \
+              $(INCLUDES) $(PKG_CFLAGS) -MMD -MP
+LDFLAGS_ALL := -pthread $(SANFLAGS) $(LDFLAGS)
+LDLIBS_ALL  := $(PKG_LIBS) -lmbedtls -lmbedx509 -lmbedcrypto -lm
+
+# Quiet by default; `make V=1` shows the commands.
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+# Generated sources are kept, not deleted as intermediates.
+.SECONDARY:
+
+# --- protobuf -------------------------------------------------------------
+PROTOS     := $(wildcard proto/*.proto)
+PROTO_C    := $(patsubst proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
+PROTO_H    := $(PROTO_C:.c=.h)
+PROTO_OBJ  := $(PROTO_C:.c=.o)
+
+$(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
+	@mkdir -p $(BUILD)/gen
+	@echo "  PROTOC  $<"
+	$(Q)protoc-c --proto_path=proto --c_out=$(BUILD)/gen $<
+
+$(BUILD)/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c
+	@echo "  CC      $<"
+	$(Q)$(CC) -std=gnu11 $(CFLAGS) $(SANFLAGS) -Wall -Werror $(PKG_CFLAGS) -I$(BUILD)/gen -c $< -o $@
+
+# --- static libraries: libs/<name>/src/*.c -> $(BUILD)/lib/lib<name>.a -------
+# libplatform also carries the generated protobuf code.
+define lib_rules
+$(1)_SRC := $$(wildcard libs/$(1)/src/*.c)
+$(1)_OBJ := $$(patsubst libs/$(1)/src/%.c,$(BUILD)/obj/libs/$(1)/src/%.o,$$($(1)_SRC))
+$(BUILD)/lib/lib$(1).a: $$($(1)_OBJ) $(if $(filter platform,$(1)),$(PROTO_OBJ))
+	@mkdir -p $$(@D)
+	@echo "  AR      $$@"
+	$(Q)$(AR) rcs $$@ $$^
+endef
+$(foreach l,$(LIBNAMES),$(eval $(call lib_rules,$(l))))
+# Link order: higher-level libraries first, platform last.
+LIB_ARCHIVES := $(foreach l,$(filter-out platform,$(LIBNAMES)) platform,$(BUILD)/lib/lib$(l).a)
+
+$(BUILD)/obj/%.o: %.c | $(PROTO_H)
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# --- services: services/<name>/src/*.c -> $(BUILD)/bin/<name> ---------------
+SERVICES := $(notdir $(wildcard services/*))
+define svc_rules
+$(1)_OBJ := $$(patsubst %.c,$(BUILD)/obj/%.o,$$(wildcard services/$(1)/src/*.c))
+$(BUILD)/bin/$(1): $$($(1)_OBJ) $(LIB_ARCHIVES)
+	@mkdir -p $$(@D)
+	@echo "  LD      $$@"
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $$@ $$($(1)_OBJ) $(LIB_ARCHIVES) $(LDLIBS_ALL)
+endef
+$(foreach s,$(SERVICES),$(eval $(call svc_rules,$(s))))
+SERVICE_BINS := $(foreach s,$(SERVICES),$(BUILD)/bin/$(s))
+
+# --- tools: deploy/<tool>/*.c and tests/bench/*.c, one binary per file -------
+BROKER_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard deploy/dev-broker/*.c))
+$(BUILD)/bin/serphona-dev-broker: $(BROKER_OBJ) $(LIB_ARCHIVES)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(BROKER_OBJ) $(LIB_ARCHIVES) $(LDLIBS_ALL)
+
+BENCH_SRC  := $(wildcard tests/bench/*.c)
+BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIB_ARCHIVES)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIB_ARCHIVES) $(LDLIBS_ALL)
+
+# --- unit tests: libs/*/tests/test_*.c and services/*/tests/test_*.c --------
+# A service test links the service's objects except main.o.
+UNIT_SRC  := $(wildcard libs/*/tests/test_*.c) $(wildcard services/*/tests/test_*.c)
+UNIT_BINS := $(patsubst %.c,$(BUILD)/%,$(UNIT_SRC))
+svc_of = $(word 2,$(subst /, ,$(1)))
+.SECONDEXPANSION:
+$(BUILD)/libs/%: $(BUILD)/obj/libs/%.o $(LIB_ARCHIVES)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIB_ARCHIVES) $(LDLIBS_ALL) -lcmocka
+$(BUILD)/services/%: $(BUILD)/obj/services/%.o $$(filter-out %/main.o,$$($$(call svc_of,services/$$*)_OBJ)) $(LIB_ARCHIVES)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL) -lcmocka
+
+# --- top-level targets -----------------------------------------------------
+.PHONY: all deps test unit-test integration-test sanitize-test run bench lint clean format
+all: $(SERVICE_BINS) $(BUILD)/bin/serphona-dev-broker $(UNIT_BINS) $(BENCH_BINS)
+
+deps:
+	@deploy/deps.sh
+
+test: deps
+	@tests/run-all.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@deploy/local/run.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@tests/bench/run.sh
+
+LINT_SRC := $(shell find libs services deploy tests -name '*.c' -o -name '*.h' 2>/dev/null)
+lint: deps
+	@$(MAKE) --no-print-directory all
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	  --inline-suppr --suppress=missingIncludeSystem $(INCLUDES) -D__GNUC__ $(LINT_SRC)
+	clang-tidy --quiet $(filter %.c,$(LINT_SRC)) -- -std=gnu11 -D_GNU_SOURCE $(INCLUDES) $(PKG_CFLAGS)
+	clang-format --dry-run --Werror $(LINT_SRC)
+
+format:
+	clang-format -i $(LINT_SRC)
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
