@@ -59,7 +59,7 @@ void sp_arena_destroy(sp_arena_t **self_p)
 void *sp_arena_alloc(sp_arena_t *arena, size_t size)
 {
     size_t rounded = (size + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
-    if (rounded < size)
+    if (rounded < size || rounded > SIZE_MAX - sizeof(block_t))
         return NULL;
     block_t *b = arena->head;
     if (!b || b->size - b->used < rounded) {
@@ -89,6 +89,8 @@ void *sp_arena_alloc(sp_arena_t *arena, size_t size)
 
 char *sp_arena_strndup(sp_arena_t *arena, const char *s, size_t len)
 {
+    if (len == SIZE_MAX)
+        return NULL;
     char *p = sp_arena_alloc(arena, len + 1);
     if (!p)
         return NULL;

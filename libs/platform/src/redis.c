@@ -1,0 +1,434 @@
+/*
+ * redis.c — hiredis connection pool, GCRA rate limiter, TTL cache.
+ *
+ * Same shape as the PostgreSQL pool: a fixed array of slots, one mutex, a
+ * condition variable for waiters; connecting happens outside the lock.
+ */
+#include "platform/redis.h"
+
+#include <errno.h>
+#include <mbedtls/sha1.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "platform/error.h"
+#include "platform/log.h"
+
+struct sp_redis_pool {
+    char *host;
+    int port;
+    char *password;
+    int size;
+    int timeout_ms;
+    redisContext **conns; /* per slot; NULL until connected or after an error */
+    int *free_slots;
+    int nfree;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    char script_sha[41]; /* SHA1 of RATE_SCRIPT, for EVALSHA */
+};
+
+/*
+ * GCRA (generic cell rate algorithm): the key holds the "theoretical arrival
+ * time" (TAT) of the next request in microseconds of Redis's clock. Each
+ * request moves it forward by one emission interval (period / limit); a
+ * request is allowed while TAT stays within burst intervals of now. One key,
+ * one round trip, no background refill, and the key expires when the bucket
+ * is full again. Returns {allowed, remaining, retry_after_ms, reset_after_ms}.
+ */
+static const char RATE_SCRIPT[] =
+    "local limit = tonumber(ARGV[1])\n"
+    "local period = tonumber(ARGV[2]) * 1000000\n"
+    "local burst = tonumber(ARGV[3])\n"
+    "local interval = period / limit\n"
+    "local tolerance = interval * burst\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"
+    "local tat = tonumber(redis.call('GET', KEYS[1]))\n"
+    "if not tat or tat < now then tat = now end\n"
+    "local new_tat = tat + interval\n"
+    "local allow_at = new_tat - tolerance\n"
+    "if allow_at > now then\n"
+    "  return {0, 0, math.ceil((allow_at - now) / 1000), math.ceil((tat - now) / 1000)}\n"
+    "end\n"
+    "local ttl = math.ceil((new_tat - now) / 1000)\n"
+    "redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', ttl)\n"
+    "local remaining = math.floor((tolerance - (new_tat - now)) / interval + 0.001)\n"
+    "if remaining < 0 then remaining = 0 end\n"
+    "return {1, remaining, 0, ttl}\n";
+
+/* ---- pool ------------------------------------------------------------ */
+
+sp_redis_pool_t *sp_redis_pool_new(const char *host, int port, const char *password, int size,
+                                   int timeout_ms)
+{
+    if (!host || !*host || port <= 0 || port > 65535 || size < 1 || timeout_ms <= 0)
+        return NULL;
+    sp_redis_pool_t *pool = calloc(1, sizeof(*pool));
+    if (!pool)
+        return NULL;
+    pool->host = strdup(host);
+    pool->password = password ? strdup(password) : NULL;
+    pool->conns = calloc((size_t)size, sizeof(*pool->conns));
+    pool->free_slots = calloc((size_t)size, sizeof(*pool->free_slots));
+    if (!pool->host || (password && !pool->password) || !pool->conns || !pool->free_slots)
+        goto fail_alloc;
+    pool->port = port;
+    pool->size = size;
+    pool->timeout_ms = timeout_ms;
+    for (int i = 0; i < size; i++)
+        pool->free_slots[i] = size - 1 - i;
+    pool->nfree = size;
+
+    unsigned char digest[20];
+    if (mbedtls_sha1_ret((const unsigned char *)RATE_SCRIPT, strlen(RATE_SCRIPT), digest) != 0)
+        goto fail_alloc;
+    for (int i = 0; i < 20; i++)
+        snprintf(pool->script_sha + 2 * i, 3, "%02x", digest[i]);
+
+    pthread_condattr_t attr;
+    if (pthread_condattr_init(&attr) != 0)
+        goto fail_alloc;
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    int rc = pthread_cond_init(&pool->cv, &attr);
+    pthread_condattr_destroy(&attr);
+    if (rc != 0)
+        goto fail_alloc;
+    pthread_mutex_init(&pool->mu, NULL);
+    return pool;
+
+fail_alloc:
+    free(pool->free_slots);
+    free(pool->conns);
+    free(pool->password);
+    free(pool->host);
+    free(pool);
+    return NULL;
+}
+
+void sp_redis_pool_destroy(sp_redis_pool_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    sp_redis_pool_t *pool = *self_p;
+    *self_p = NULL;
+    if (pool->nfree != pool->size)
+        sp_log_error("redis: pool destroyed with %d connection(s) in use",
+                     pool->size - pool->nfree);
+    for (int i = 0; i < pool->size; i++)
+        if (pool->conns[i])
+            redisFree(pool->conns[i]);
+    pthread_cond_destroy(&pool->cv);
+    pthread_mutex_destroy(&pool->mu);
+    if (pool->password) {
+        explicit_bzero(pool->password, strlen(pool->password));
+        free(pool->password);
+    }
+    free(pool->free_slots);
+    free(pool->conns);
+    free(pool->host);
+    free(pool);
+}
+
+static struct timeval ms_to_tv(int ms)
+{
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    return tv;
+}
+
+/* Opens and authenticates a connection; NULL (logged) on failure. */
+static redisContext *connect_one(sp_redis_pool_t *pool)
+{
+    redisContext *ctx = redisConnectWithTimeout(pool->host, pool->port, ms_to_tv(pool->timeout_ms));
+    if (!ctx) {
+        sp_log_error("redis: cannot allocate a connection");
+        return NULL;
+    }
+    if (ctx->err) {
+        sp_log_error("redis: cannot connect to %s:%d: %s", pool->host, pool->port, ctx->errstr);
+        redisFree(ctx);
+        return NULL;
+    }
+    if (redisSetTimeout(ctx, ms_to_tv(pool->timeout_ms)) != REDIS_OK) {
+        sp_log_error("redis: cannot set the command timeout: %s", ctx->errstr);
+        redisFree(ctx);
+        return NULL;
+    }
+    if (pool->password) {
+        const char *argv[2] = {"AUTH", pool->password};
+        redisReply *r = redisCommandArgv(ctx, 2, argv, NULL);
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            /* The reply text names the failure; it never echoes the password. */
+            sp_log_error("redis: AUTH failed: %s", r ? r->str : ctx->errstr);
+            if (r)
+                freeReplyObject(r);
+            redisFree(ctx);
+            return NULL;
+        }
+        freeReplyObject(r);
+    }
+    return ctx;
+}
+
+static void put_slot(sp_redis_pool_t *pool, int slot, redisContext *ctx)
+{
+    pthread_mutex_lock(&pool->mu);
+    pool->conns[slot] = ctx;
+    pool->free_slots[pool->nfree++] = slot;
+    pthread_cond_signal(&pool->cv);
+    pthread_mutex_unlock(&pool->mu);
+}
+
+/* Takes a slot and makes sure it has a live connection. *reused says the
+ * connection was idle in the pool (it may have gone stale). */
+static int acquire(sp_redis_pool_t *pool, int *slot_out, redisContext **ctx_out, int *reused)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += pool->timeout_ms / 1000;
+    deadline.tv_nsec += (long)(pool->timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&pool->mu);
+    while (pool->nfree == 0) {
+        if (pthread_cond_timedwait(&pool->cv, &pool->mu, &deadline) == ETIMEDOUT &&
+            pool->nfree == 0) {
+            pthread_mutex_unlock(&pool->mu);
+            sp_log_warn("redis: no free connection within %d ms (pool size %d)", pool->timeout_ms,
+                        pool->size);
+            return SP_ETIMEDOUT;
+        }
+    }
+    int slot = pool->free_slots[--pool->nfree];
+    redisContext *ctx = pool->conns[slot];
+    pool->conns[slot] = NULL;
+    pthread_mutex_unlock(&pool->mu);
+
+    *reused = ctx != NULL;
+    if (!ctx) {
+        ctx = connect_one(pool);
+        if (!ctx) {
+            put_slot(pool, slot, NULL);
+            return SP_EUNAVAILABLE;
+        }
+    }
+    *slot_out = slot;
+    *ctx_out = ctx;
+    return 0;
+}
+
+int sp_redis_command(sp_redis_pool_t *pool, redisReply **out, int argc, const char **argv,
+                     const size_t *argvlen)
+{
+    *out = NULL;
+    for (int attempt = 0;; attempt++) {
+        int slot, reused;
+        redisContext *ctx;
+        int rc = acquire(pool, &slot, &ctx, &reused);
+        if (rc != 0)
+            return rc;
+        redisReply *reply = redisCommandArgv(ctx, argc, argv, argvlen);
+        int saved_errno = errno;
+        if (reply) {
+            put_slot(pool, slot, ctx);
+            *out = reply;
+            return 0;
+        }
+        /* hiredis leaves a context unusable after any error: drop it. */
+        int err = ctx->err;
+        char errstr[128];
+        snprintf(errstr, sizeof(errstr), "%s", ctx->errstr);
+        redisFree(ctx);
+        put_slot(pool, slot, NULL);
+        if (err == REDIS_ERR_OOM)
+            return SP_ENOMEM;
+        /* A connection idle in the pool may have been closed by a restarted
+         * server; that shows as EOF or a reset, not as a timeout. Retry once
+         * on a fresh connection. */
+        int stale = err == REDIS_ERR_EOF ||
+                    (err == REDIS_ERR_IO && (saved_errno == ECONNRESET || saved_errno == EPIPE));
+        if (reused && stale && attempt == 0) {
+            sp_log_info("redis: pooled connection was stale (%s); reconnecting", errstr);
+            continue;
+        }
+        sp_log_error("redis: %s failed: %s", argc > 0 ? argv[0] : "command", errstr);
+        return SP_EUNAVAILABLE;
+    }
+}
+
+/* Runs a command whose reply must not be an error reply. */
+static int command_ok(sp_redis_pool_t *pool, redisReply **out, int argc, const char **argv,
+                      const size_t *argvlen)
+{
+    int rc = sp_redis_command(pool, out, argc, argv, argvlen);
+    if (rc != 0)
+        return rc;
+    if ((*out)->type == REDIS_REPLY_ERROR) {
+        sp_log_error("redis: %s refused: %s", argv[0], (*out)->str);
+        freeReplyObject(*out);
+        *out = NULL;
+        return SP_EPROTO;
+    }
+    return 0;
+}
+
+int sp_redis_ping(sp_redis_pool_t *pool)
+{
+    const char *argv[1] = {"PING"};
+    redisReply *r = NULL;
+    int rc = command_ok(pool, &r, 1, argv, NULL);
+    if (rc != 0)
+        return rc == SP_ETIMEDOUT ? rc : SP_EUNAVAILABLE;
+    int ok = r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0;
+    freeReplyObject(r);
+    return ok ? 0 : SP_EUNAVAILABLE;
+}
+
+/* ---- rate limiter ---------------------------------------------------- */
+
+static int64_t reply_int(const redisReply *r)
+{
+    return r->type == REDIS_REPLY_INTEGER ? (int64_t)r->integer : -1;
+}
+
+int sp_redis_rate_limit(sp_redis_pool_t *pool, const char *key, int limit, int period_seconds,
+                        int burst, sp_rate_result_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!key || limit <= 0 || period_seconds <= 0)
+        return SP_EINVAL;
+    if (burst <= 0)
+        burst = limit;
+    char slimit[16], speriod[16], sburst[16];
+    snprintf(slimit, sizeof(slimit), "%d", limit);
+    snprintf(speriod, sizeof(speriod), "%d", period_seconds);
+    snprintf(sburst, sizeof(sburst), "%d", burst);
+
+    /* EVALSHA first: only the 40-byte hash travels. Redis forgets scripts on
+     * restart or SCRIPT FLUSH, answering NOSCRIPT; EVAL then sends the body
+     * and caches it again. */
+    const char *argv[7] = {"EVALSHA", pool->script_sha, "1", key, slimit, speriod, sburst};
+    redisReply *r = NULL;
+    int rc = sp_redis_command(pool, &r, 7, argv, NULL);
+    if (rc != 0)
+        return rc;
+    if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+        freeReplyObject(r);
+        argv[0] = "EVAL";
+        argv[1] = RATE_SCRIPT;
+        rc = sp_redis_command(pool, &r, 7, argv, NULL);
+        if (rc != 0)
+            return rc;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        sp_log_error("redis: rate limit script failed: %s", r->str);
+        freeReplyObject(r);
+        return SP_EPROTO;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 4) {
+        sp_log_error("redis: rate limit script returned an unexpected reply (type %d)", r->type);
+        freeReplyObject(r);
+        return SP_EPROTO;
+    }
+    out->allowed = reply_int(r->element[0]) == 1;
+    out->limit = limit;
+    out->remaining = (int)reply_int(r->element[1]);
+    out->retry_after_ms = reply_int(r->element[2]);
+    out->reset_after_ms = reply_int(r->element[3]);
+    freeReplyObject(r);
+    if (out->remaining < 0 || out->retry_after_ms < 0 || out->reset_after_ms < 0) {
+        sp_log_error("redis: rate limit script returned a non-integer field");
+        return SP_EPROTO;
+    }
+    return 0;
+}
+
+/* ---- cache ----------------------------------------------------------- */
+
+int sp_redis_cache_set(sp_redis_pool_t *pool, const char *key, const void *value, size_t len,
+                       int ttl_seconds)
+{
+    if (!key || (!value && len > 0) || ttl_seconds <= 0)
+        return SP_EINVAL;
+    char ttl[16];
+    snprintf(ttl, sizeof(ttl), "%d", ttl_seconds);
+    const char *argv[5] = {"SET", key, value ? value : "", "EX", ttl};
+    size_t argvlen[5] = {3, strlen(key), len, 2, strlen(ttl)};
+    redisReply *r = NULL;
+    int rc = command_ok(pool, &r, 5, argv, argvlen);
+    if (rc != 0)
+        return rc;
+    freeReplyObject(r);
+    return 0;
+}
+
+int sp_redis_cache_get(sp_redis_pool_t *pool, const char *key, char **value, size_t *len)
+{
+    *value = NULL;
+    if (len)
+        *len = 0;
+    if (!key)
+        return SP_EINVAL;
+    const char *argv[2] = {"GET", key};
+    redisReply *r = NULL;
+    int rc = command_ok(pool, &r, 2, argv, NULL);
+    if (rc != 0)
+        return rc;
+    if (r->type == REDIS_REPLY_NIL) {
+        freeReplyObject(r);
+        return SP_ENOTFOUND;
+    }
+    if (r->type != REDIS_REPLY_STRING) {
+        freeReplyObject(r);
+        return SP_EPROTO;
+    }
+    char *copy = malloc(r->len + 1);
+    if (!copy) {
+        freeReplyObject(r);
+        return SP_ENOMEM;
+    }
+    memcpy(copy, r->str, r->len);
+    copy[r->len] = '\0';
+    if (len)
+        *len = r->len;
+    *value = copy;
+    freeReplyObject(r);
+    return 0;
+}
+
+int sp_redis_cache_del(sp_redis_pool_t *pool, const char *key)
+{
+    if (!key)
+        return SP_EINVAL;
+    const char *argv[2] = {"DEL", key};
+    redisReply *r = NULL;
+    int rc = command_ok(pool, &r, 2, argv, NULL);
+    if (rc != 0)
+        return rc;
+    int existed = r->type == REDIS_REPLY_INTEGER && r->integer > 0;
+    freeReplyObject(r);
+    return existed ? 0 : SP_ENOTFOUND;
+}
+
+int sp_redis_set_nx(sp_redis_pool_t *pool, const char *key, const char *value, int ttl_seconds)
+{
+    if (!key || !value || ttl_seconds <= 0)
+        return SP_EINVAL;
+    char ttl[16];
+    snprintf(ttl, sizeof(ttl), "%d", ttl_seconds);
+    const char *argv[6] = {"SET", key, value, "NX", "EX", ttl};
+    redisReply *r = NULL;
+    int rc = command_ok(pool, &r, 6, argv, NULL);
+    if (rc != 0)
+        return rc;
+    /* OK when set; a nil reply when the key already existed. */
+    int claimed = r->type == REDIS_REPLY_STATUS;
+    freeReplyObject(r);
+    return claimed ? 0 : SP_EEXISTS;
+}
