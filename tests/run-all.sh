@@ -100,7 +100,7 @@ if ! make -j"$JOBS" all; then echo "build failed"; echo "0 passed, 1 failed"; ex
 run_suite plain build
 
 note "build with AddressSanitizer + UBSan"
-export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1:detect_stack_use_after_return=0"
+export ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=1:abort_on_error=0:halt_on_error=1:detect_stack_use_after_return=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0"
 if make -j"$JOBS" SAN=1 all; then

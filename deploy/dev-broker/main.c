@@ -49,21 +49,20 @@ typedef struct {
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: serphona-dev-broker [options]\n"
-            "  --brokers N             brokers in the cluster, 1..9 (default 3;\n"
-            "                          env SERPHONA_DEV_BROKER_BROKERS)\n"
-            "  --partitions N          partitions of the platform topics (default 6;\n"
-            "                          env SERPHONA_DEV_BROKER_PARTITIONS)\n"
-            "  --topic-prefix P        prepended to the platform topic names\n"
-            "                          (env SERPHONA_KAFKA_TOPIC_PREFIX)\n"
-            "  --topic NAME:PARTS      create another topic (repeatable, not prefixed)\n"
-            "  --no-default-topics     do not create the platform topics\n"
-            "  --bootstrap-file PATH   write the bootstrap servers there once listening\n"
-            "                          (env SERPHONA_DEV_BROKER_BOOTSTRAP_FILE)\n"
-            "  --help\n"
-            "The bootstrap servers string is also printed on stdout. Listening ports\n"
-            "are random (127.0.0.1 only). Stops on SIGTERM/SIGINT and exits 0.\n");
+    fprintf(out, "usage: serphona-dev-broker [options]\n"
+                 "  --brokers N             brokers in the cluster, 1..9 (default 3;\n"
+                 "                          env SERPHONA_DEV_BROKER_BROKERS)\n"
+                 "  --partitions N          partitions of the platform topics (default 6;\n"
+                 "                          env SERPHONA_DEV_BROKER_PARTITIONS)\n"
+                 "  --topic-prefix P        prepended to the platform topic names\n"
+                 "                          (env SERPHONA_KAFKA_TOPIC_PREFIX)\n"
+                 "  --topic NAME:PARTS      create another topic (repeatable, not prefixed)\n"
+                 "  --no-default-topics     do not create the platform topics\n"
+                 "  --bootstrap-file PATH   write the bootstrap servers there once listening\n"
+                 "                          (env SERPHONA_DEV_BROKER_BOOTSTRAP_FILE)\n"
+                 "  --help\n"
+                 "The bootstrap servers string is also printed on stdout. Listening ports\n"
+                 "are random (127.0.0.1 only). Stops on SIGTERM/SIGINT and exits 0.\n");
 }
 
 /* librdkafka's own lines (syslog levels) go out as platform JSON log lines. */
@@ -138,9 +137,9 @@ static int add_topic(topic_spec_t *topics, int *n, const char *name, int partiti
 
 int main(int argc, char **argv)
 {
-    static const char *const platform_topics[] = {
-        SP_EVENTS_TOPIC_INTERACTIONS, SP_EVENTS_TOPIC_INTERACTIONS_DLQ,
-        SP_EVENTS_TOPIC_ANALYSES, SP_EVENTS_TOPIC_USAGE};
+    static const char *const platform_topics[] = {SP_EVENTS_TOPIC_INTERACTIONS,
+                                                  SP_EVENTS_TOPIC_INTERACTIONS_DLQ,
+                                                  SP_EVENTS_TOPIC_ANALYSES, SP_EVENTS_TOPIC_USAGE};
     static const struct option opts[] = {
         {"brokers", required_argument, NULL, 'b'},
         {"partitions", required_argument, NULL, 'p'},

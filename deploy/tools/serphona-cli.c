@@ -54,8 +54,8 @@ static int cmd_ping(const char *endpoint, const char *service)
     return rc == 0 ? 0 : 1;
 }
 
-static int cmd_produce(const char *brokers, const char *topic, const char *type,
-                       const char *tenant, const char *json)
+static int cmd_produce(const char *brokers, const char *topic, const char *type, const char *tenant,
+                       const char *json)
 {
     sp_events_producer_t *prod = sp_events_producer_new(brokers, "serphona-cli");
     if (!prod)
@@ -149,6 +149,7 @@ int main(int argc, char **argv)
     if (argc == 7 && strcmp(argv[1], "produce") == 0)
         return cmd_produce(argv[2], argv[3], argv[4], argv[5], argv[6]);
     if (argc == 7 && strcmp(argv[1], "consume") == 0)
-        return cmd_consume(argv[2], argv[3], argv[4], atoi(argv[5]), atoi(argv[6]));
+        return cmd_consume(argv[2], argv[3], argv[4], (int)strtol(argv[5], NULL, 10),
+                           (int)strtol(argv[6], NULL, 10));
     return usage();
 }

@@ -26,7 +26,7 @@ static void echo_actor(zsock_t *pipe, void *args)
 {
     zsock_t *rep = zsock_new_rep("tcp://127.0.0.1:*");
     zsock_signal(pipe, 0);
-    zstr_sendf(pipe, "%d", zsock_endpoint(rep) ? atoi(strrchr(zsock_endpoint(rep), ':') + 1) : 0);
+    zstr_send(pipe, strrchr(zsock_endpoint(rep), ':') + 1);
     zpoller_t *poller = zpoller_new(pipe, rep, NULL);
     for (;;) {
         void *which = zpoller_wait(poller, -1);
@@ -99,7 +99,7 @@ static double bench_platform(int calls, const char *payload)
 
 int main(int argc, char **argv)
 {
-    int calls = argc > 1 ? atoi(argv[1]) : 20000;
+    int calls = argc > 1 ? (int)strtol(argv[1], NULL, 10) : 20000;
     if (calls <= 0)
         calls = 20000;
     sp_log_init("rpc-bench", SP_LOG_WARN);

@@ -12,7 +12,7 @@ echo "== 1. RPC round trip"
 "$BUILD/bench/rpc_bench" "${BENCH_RPC_CALLS:-20000}"
 
 echo
-echo "== 2. HTTP: gateway GET forwarded over ZeroMQ vs bare libmicrohttpd (wrk, ${DURATION}s, $CONNS connections)"
+echo "== 2. HTTP: gateway GET forwarded over ZeroMQ vs bare libmicrohttpd (wrk, ${DURATION}s, $CONNS connections; services log at warn)"
 RUN_DIR=$(mktemp -d /tmp/serphona-bench-XXXXXX)
 BASE=$(/usr/bin/python3 -c '
 import random, socket

@@ -190,8 +190,27 @@ def test_graceful_shutdown_and_upstream_timeout(stack, http):
     resp = http.get(f"{stack.gateway}/v1/analytics/overview", timeout=15)
     assert resp.status_code == 504
     assert error_code(resp) == "upstream_timeout"
-    # Bring it back; ZeroMQ reconnects on its own.
+    # Run it ourselves, to see the exit code: ready, then SIGTERM drains
+    # (readiness is not awaited here) and exits 0.
+    env = dict(stack.base_env)
+    env.update(stack.env)
+    key = service.upper().replace("-", "_")
+    env["SERPHONA_OPS_PORT"] = stack.env[f"SP_{key}_OPS_PORT"]
+    env["SERPHONA_RPC_PORT"] = stack.env[f"SERPHONA_{key}_RPC"].rsplit(":", 1)[1]
+    proc = subprocess.Popen([str(stack.bin_dir / service)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: http.get(f"{stack.gateway}/v1/system/{service}",
+                                         timeout=10).status_code == 200, timeout=30)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+        assert proc.returncode == 0, err[-2000:]
+        assert "stopped cleanly" in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    # Bring the stack's copy back; ZeroMQ reconnects on its own.
     stack.script("services-up")
-    resp = wait_for(lambda: http.get(f"{stack.gateway}/v1/system/{service}",
+    assert wait_for(lambda: http.get(f"{stack.gateway}/v1/system/{service}",
                                      timeout=10).status_code == 200, timeout=30)
-    assert resp

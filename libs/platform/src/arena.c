@@ -9,7 +9,7 @@
 /* Blocks are chained; a request typically fits in the first 4 KiB block, big
  * allocations get a block of their own so a large body wastes nothing. */
 #define ARENA_BLOCK_SIZE 4096
-#define ARENA_ALIGN 16
+#define ARENA_ALIGN      16
 
 typedef struct block {
     struct block *next;

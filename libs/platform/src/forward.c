@@ -11,9 +11,9 @@
 
 static int hop_by_hop(const char *name)
 {
-    static const char *const SKIP[] = {"connection", "keep-alive", "transfer-encoding", "upgrade",
-                                       "te",         "trailer",    "host",              "content-length",
-                                       NULL};
+    static const char *const SKIP[] = {
+        "connection", "keep-alive", "transfer-encoding", "upgrade", "te",
+        "trailer",    "host",       "content-length",    NULL};
     if (strncasecmp(name, "proxy-", 6) == 0)
         return 1;
     for (int i = 0; SKIP[i]; i++)
@@ -44,7 +44,8 @@ static void on_reply(int status, const Serphona__Rpc__V1__Envelope *reply, void 
         sp_response_error(resp, 502, "upstream_error", "the service answered without HTTP");
     } else {
         const Serphona__Rpc__V1__HttpResponse *hr = reply->http_response;
-        sp_response_set_status(resp, hr->status >= 100 && hr->status <= 599 ? (int)hr->status : 502);
+        sp_response_set_status(resp,
+                               hr->status >= 100 && hr->status <= 599 ? (int)hr->status : 502);
         for (size_t i = 0; i < hr->n_headers; i++)
             if (!hop_by_hop(hr->headers[i]->name))
                 sp_response_set_header(resp, hr->headers[i]->name, hr->headers[i]->value);
@@ -67,12 +68,7 @@ sp_handler_result_t sp_forward(sp_rpc_client_t *client, sp_request_t *req, const
     env.body_case = SERPHONA__RPC__V1__ENVELOPE__BODY_HTTP_REQUEST;
     env.http_request = &http;
     if (auth) {
-        actx.tenant_id = (char *)(auth->tenant_id ? auth->tenant_id : "");
-        actx.subject = (char *)(auth->subject ? auth->subject : "");
-        actx.roles = (char **)auth->roles;
-        actx.n_roles = auth->n_roles;
-        actx.scopes = (char **)auth->scopes;
-        actx.n_scopes = auth->n_scopes;
+        sp_rpc_auth_to_proto(auth, &actx);
         env.auth = &actx;
     }
 
@@ -86,7 +82,8 @@ sp_handler_result_t sp_forward(sp_rpc_client_t *client, sp_request_t *req, const
 
     size_t n = sp_request_header_count(req);
     Serphona__Rpc__V1__Header *hdrs = sp_arena_alloc(arena, (n ? n : 1) * sizeof(*hdrs));
-    Serphona__Rpc__V1__Header **hptrs = sp_arena_alloc(arena, (n ? n : 1) * sizeof(*hptrs));
+    Serphona__Rpc__V1__Header **hptrs =
+        sp_arena_alloc(arena, (n ? n : 1) * sizeof(Serphona__Rpc__V1__Header *));
     if (!hdrs || !hptrs) {
         sp_response_error(sp_request_response(req), 500, "internal", "out of memory");
         sp_request_complete(req);

@@ -171,8 +171,7 @@ static size_t url_decode(char *s, size_t len)
     for (size_t i = 0; i < len; i++) {
         if (s[i] == '+') {
             s[o++] = ' ';
-        } else if (s[i] == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 &&
-                   hexval(s[i + 2]) >= 0) {
+        } else if (s[i] == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
             s[o++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
             i += 2;
         } else {
@@ -258,8 +257,8 @@ int sp_request_set_auth(sp_request_t *req, const sp_auth_t *auth)
     sp_auth_t *a = sp_arena_alloc(req->arena, sizeof(*a));
     if (!a)
         return SP_ENOMEM;
-    a->tenant_id = auth->tenant_id && *auth->tenant_id ? sp_arena_strdup(req->arena, auth->tenant_id)
-                                                       : NULL;
+    a->tenant_id =
+        auth->tenant_id && *auth->tenant_id ? sp_arena_strdup(req->arena, auth->tenant_id) : NULL;
     a->subject = sp_arena_strdup(req->arena, auth->subject ? auth->subject : "");
     a->roles = copy_strv(req->arena, auth->roles, auth->n_roles);
     a->n_roles = a->roles ? auth->n_roles : 0;
@@ -354,8 +353,8 @@ int sp_request_json(sp_request_t *req, cJSON **out)
 {
     *out = NULL;
     const char *end = NULL;
-    cJSON *json = req->body_len ? cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, 0)
-                                : NULL;
+    cJSON *json =
+        req->body_len ? cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, 0) : NULL;
     if (!json) {
         sp_response_error(&req->resp, 400, "invalid_json",
                           req->body_len ? "the request body is not valid JSON"

@@ -143,3 +143,14 @@ ProtobufCMessage *sp_rpc_unpack(sp_arena_t *arena, const ProtobufCMessageDescrip
     };
     return protobuf_c_message_unpack(desc, &allocator, len, data);
 }
+
+void sp_rpc_auth_to_proto(const sp_auth_t *auth, Serphona__Rpc__V1__AuthContext *out)
+{
+    /* protobuf-c's fields are not const; these strings are only read. */
+    out->tenant_id = (char *)(auth->tenant_id ? auth->tenant_id : "");
+    out->subject = (char *)(auth->subject ? auth->subject : "");
+    out->roles = (char **)auth->roles;
+    out->n_roles = auth->n_roles;
+    out->scopes = (char **)auth->scopes;
+    out->n_scopes = auth->n_scopes;
+}

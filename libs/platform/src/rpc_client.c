@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CLIENT_HWM 10000
+#define CLIENT_HWM        10000
 #define MAX_MESSAGE_BYTES (64 * 1024 * 1024)
 /* The I/O thread wakes at least this often even with nothing to do. */
 #define MAX_POLL_MS 1000
@@ -33,7 +33,7 @@
 typedef struct call {
     struct call *next; /* submission queue, then the expiry sweep */
     char *id;
-    char *method; /* metrics label */
+    char *method;  /* metrics label */
     uint8_t *data; /* packed envelope until sent */
     size_t len;
     int64_t expires_ms; /* monotonic */
@@ -54,10 +54,26 @@ struct sp_rpc_client {
     call_t *queue_tail;
     int stopping;
 
-    zhashx_t *pending; /* id -> call_t; I/O thread only */
+    zhashx_t *pending;   /* id -> call_t; I/O thread only */
     int64_t next_expiry; /* no pending call expires before this; I/O thread only */
     sp_counter_t *requests;
 };
+
+/* czmq's zsys_init installs SIGINT/SIGTERM handlers that merely set a flag,
+ * replacing the service's own shutdown handling (a process could then not
+ * be stopped by SIGTERM at all). Signals belong to the service, so czmq's
+ * handling is switched off before czmq initialises. */
+static void zsys_setup_once(void)
+{
+    zsys_handler_set(NULL);
+    zsys_init();
+}
+
+static void zsys_setup(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, zsys_setup_once);
+}
 
 static int64_t now_mono_ms(void)
 {
@@ -148,17 +164,16 @@ static void handle_reply(sp_rpc_client_t *cl, zmsg_t *msg)
 {
     zframe_t *payload = zmsg_last(msg);
     Serphona__Rpc__V1__Envelope *reply =
-        payload ? serphona__rpc__v1__envelope__unpack(NULL, zframe_size(payload),
-                                                      zframe_data(payload))
-                : NULL;
+        payload
+            ? serphona__rpc__v1__envelope__unpack(NULL, zframe_size(payload), zframe_data(payload))
+            : NULL;
     if (!reply) {
         sp_log_warn("rpc: malformed reply from %s dropped", cl->endpoint);
         return;
     }
     call_t *call = zhashx_lookup(cl->pending, reply->request_id);
     if (!call) {
-        sp_log_debug("rpc: reply for %s arrived after its call ended; dropped",
-                     reply->request_id);
+        sp_log_debug("rpc: reply for %s arrived after its call ended; dropped", reply->request_id);
         serphona__rpc__v1__envelope__free_unpacked(reply, NULL);
         return;
     }
@@ -264,7 +279,7 @@ sp_rpc_client_t *sp_rpc_client_new(const char *connect_endpoint)
         sp_log_error("rpc: client needs an endpoint");
         return NULL;
     }
-    zsys_init();
+    zsys_setup();
     sp_rpc_client_t *cl = calloc(1, sizeof *cl);
     if (!cl)
         goto fail_alloc;
@@ -421,8 +436,8 @@ static void on_sync_reply(int status, const Serphona__Rpc__V1__Envelope *reply, 
     pthread_mutex_unlock(&sc->mu);
 }
 
-int sp_rpc_client_call(sp_rpc_client_t *cl, const Serphona__Rpc__V1__Envelope *req,
-                       int timeout_ms, Serphona__Rpc__V1__Envelope **reply_out)
+int sp_rpc_client_call(sp_rpc_client_t *cl, const Serphona__Rpc__V1__Envelope *req, int timeout_ms,
+                       Serphona__Rpc__V1__Envelope **reply_out)
 {
     if (!reply_out)
         return SP_EINVAL;
@@ -459,12 +474,7 @@ int sp_rpc_client_call_typed(sp_rpc_client_t *cl, const char *method, const sp_a
     Serphona__Rpc__V1__TypedMessage body = SERPHONA__RPC__V1__TYPED_MESSAGE__INIT;
     env.method = (char *)method;
     if (auth) {
-        actx.tenant_id = (char *)(auth->tenant_id ? auth->tenant_id : "");
-        actx.subject = (char *)(auth->subject ? auth->subject : "");
-        actx.roles = (char **)auth->roles;
-        actx.n_roles = auth->n_roles;
-        actx.scopes = (char **)auth->scopes;
-        actx.n_scopes = auth->n_scopes;
+        sp_rpc_auth_to_proto(auth, &actx);
         env.auth = &actx;
     }
     size_t len = protobuf_c_message_get_packed_size(in);

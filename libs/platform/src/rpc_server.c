@@ -38,8 +38,8 @@
 #include <string.h>
 #include <time.h>
 
-#define DEFAULT_WORKERS 4
-#define FRONTEND_HWM 10000
+#define DEFAULT_WORKERS   4
+#define FRONTEND_HWM      10000
 #define MAX_MESSAGE_BYTES (16 * 1024 * 1024)
 /* How long closing the frontend may keep flushing the last replies. */
 #define FRONTEND_CLOSE_LINGER_MS 500
@@ -79,6 +79,22 @@ struct sp_rpc_server {
     sp_counter_t *requests;
     sp_histogram_t *duration;
 };
+
+/* czmq's zsys_init installs SIGINT/SIGTERM handlers that merely set a flag,
+ * replacing the service's own shutdown handling (a process could then not
+ * be stopped by SIGTERM at all). Signals belong to the service, so czmq's
+ * handling is switched off before czmq initialises. */
+static void zsys_setup_once(void)
+{
+    zsys_handler_set(NULL);
+    zsys_init();
+}
+
+static void zsys_setup(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, zsys_setup_once);
+}
 
 static int64_t now_unix_ms(void)
 {
@@ -266,7 +282,9 @@ static void serve_http(sp_rpc_server_t *srv, const Serphona__Rpc__V1__Envelope *
     sp_response_t *resp = sp_request_response(req);
     Serphona__Rpc__V1__HttpResponse *out = sp_arena_alloc(arena, sizeof *out);
     size_t n = sp_response_header_count(resp);
-    Serphona__Rpc__V1__Header **hdrs = sp_arena_alloc(arena, (n + 1) * sizeof *hdrs);
+    /* An array of pointers, as protobuf-c's repeated fields are. */
+    Serphona__Rpc__V1__Header **hdrs =
+        sp_arena_alloc(arena, (n + 1) * sizeof *hdrs); /* NOLINT(bugprone-sizeof-expression) */
     Serphona__Rpc__V1__Header *hdr_mem = sp_arena_alloc(arena, (n + 1) * sizeof *hdr_mem);
     if (!out || !hdrs || !hdr_mem) {
         set_error(res, SERPHONA__RPC__V1__STATUS__STATUS_INTERNAL, "out of memory");
@@ -349,8 +367,7 @@ static uint8_t *serve(sp_rpc_server_t *srv, const uint8_t *data, size_t len, siz
     sp_arena_t *arena = sp_arena_new();
     if (!arena)
         return NULL;
-    call_result_t res = {.reply = SERPHONA__RPC__V1__ENVELOPE__INIT,
-                         .metric_method = "unknown"};
+    call_result_t res = {.reply = SERPHONA__RPC__V1__ENVELOPE__INIT, .metric_method = "unknown"};
     Serphona__Rpc__V1__Envelope *env = (Serphona__Rpc__V1__Envelope *)sp_rpc_unpack(
         arena, &serphona__rpc__v1__envelope__descriptor, data, len);
     if (!env) {
@@ -393,8 +410,8 @@ reply:;
     sp_counter_add(srv->requests, 1, res.metric_method, sp_rpc_status_name(res.reply.status));
     sp_histogram_observe(srv->duration, now_mono_s() - started, res.metric_method);
     if (res.reply.status != SERPHONA__RPC__V1__STATUS__STATUS_OK)
-        sp_log_debug("rpc: %s -> %s: %s", res.metric_method,
-                     sp_rpc_status_name(res.reply.status), res.reply.error_message);
+        sp_log_debug("rpc: %s -> %s: %s", res.metric_method, sp_rpc_status_name(res.reply.status),
+                     res.reply.error_message);
     sp_log_clear_context();
     sp_arena_destroy(&arena);
     return out;
@@ -448,8 +465,7 @@ static void *worker_main(void *arg)
         }
         zframe_t *payload = zmsg_last(msg);
         size_t reply_len = 0;
-        uint8_t *reply =
-            serve(w->srv, zframe_data(payload), zframe_size(payload), &reply_len);
+        uint8_t *reply = serve(w->srv, zframe_data(payload), zframe_size(payload), &reply_len);
         zmsg_remove(msg, payload);
         zframe_destroy(&payload);
         if (!reply) {
@@ -474,8 +490,8 @@ static void *worker_main(void *arg)
 static zframe_t *status_reply(zframe_t *request, int status, const char *message)
 {
     Serphona__Rpc__V1__Envelope reply = SERPHONA__RPC__V1__ENVELOPE__INIT;
-    Serphona__Rpc__V1__Envelope *env = serphona__rpc__v1__envelope__unpack(
-        NULL, zframe_size(request), zframe_data(request));
+    Serphona__Rpc__V1__Envelope *env =
+        serphona__rpc__v1__envelope__unpack(NULL, zframe_size(request), zframe_data(request));
     if (env) {
         reply.request_id = env->request_id;
         reply.method = env->method;
@@ -555,8 +571,8 @@ static void *broker_main(void *arg)
                 zmsg_destroy(&msg);
             } else if (draining) {
                 zframe_t *payload = zmsg_last(msg);
-                zframe_t *reply = status_reply(payload, SERPHONA__RPC__V1__STATUS__STATUS_UNAVAILABLE,
-                                               "server shutting down");
+                zframe_t *reply = status_reply(
+                    payload, SERPHONA__RPC__V1__STATUS__STATUS_UNAVAILABLE, "server shutting down");
                 zmsg_remove(msg, payload);
                 zframe_destroy(&payload);
                 if (reply) {
@@ -617,7 +633,7 @@ sp_rpc_server_t *sp_rpc_server_new(const char *service, const char *bind_endpoin
         sp_log_error("rpc: server needs a service name and an endpoint");
         return NULL;
     }
-    zsys_init();
+    zsys_setup();
     sp_rpc_server_t *srv = calloc(1, sizeof *srv);
     if (!srv)
         goto fail_alloc;
@@ -648,12 +664,12 @@ sp_rpc_server_t *sp_rpc_server_new(const char *service, const char *bind_endpoin
     if (!srv->endpoint)
         goto fail_alloc;
 
-    srv->requests = sp_counter_new("serphona_rpc_server_requests_total",
-                                   "RPC requests served, by method and reply status.", 2,
-                                   "method", "status");
-    srv->duration = sp_histogram_new("serphona_rpc_server_duration_seconds",
-                                     "Time to serve an RPC request, by method.", NULL, 0, 1,
-                                     "method");
+    srv->requests =
+        sp_counter_new("serphona_rpc_server_requests_total",
+                       "RPC requests served, by method and reply status.", 2, "method", "status");
+    srv->duration =
+        sp_histogram_new("serphona_rpc_server_duration_seconds",
+                         "Time to serve an RPC request, by method.", NULL, 0, 1, "method");
     return srv;
 
 fail_alloc:
@@ -786,8 +802,7 @@ fail_thread:
     return SP_EIO;
 
 fail_socket:
-    sp_log_error("rpc: cannot create the %s server sockets: %s", srv->service,
-                 zmq_strerror(errno));
+    sp_log_error("rpc: cannot create the %s server sockets: %s", srv->service, zmq_strerror(errno));
     close_internal_sockets(srv);
     free(srv->workers);
     srv->workers = NULL;

@@ -16,10 +16,10 @@
 #include <string.h>
 #include <time.h>
 
-#define MAX_CHECKS 16
+#define MAX_CHECKS    16
 #define MAX_CONSUMERS 8
-#define MAX_CLIENTS 8
-#define MAX_HOOKS 16
+#define MAX_CLIENTS   8
+#define MAX_HOOKS     16
 
 typedef struct {
     char *name;
@@ -120,7 +120,9 @@ static sp_handler_result_t health_ready(sp_request_t *req, void *ud)
     cJSON *checks = cJSON_CreateObject();
     int ready = run_checks(svc, checks);
     cJSON_AddStringToObject(body, "status",
-                            svc->draining ? "shutting_down" : ready ? "ready" : "not_ready");
+                            svc->draining ? "shutting_down"
+                            : ready       ? "ready"
+                                          : "not_ready");
     cJSON_AddItemToObject(body, "checks", checks);
     sp_response_json(sp_request_response(req), ready ? 200 : 503, body);
     cJSON_Delete(body);
@@ -233,18 +235,18 @@ sp_service_t *sp_service_new(const char *name, int argc, char **argv)
     svc->ops_port = sp_config_port(cfg, "SERPHONA_OPS_PORT", info->ops_port,
                                    "Operations HTTP port: /health/live, /health/ready, /metrics.");
     if (info->rpc_port) {
-        svc->rpc_port = sp_config_port(cfg, "SERPHONA_RPC_PORT", info->rpc_port,
-                                       "ZeroMQ RPC port (ROUTER).");
-        svc->rpc_workers = sp_config_int(cfg, "SERPHONA_RPC_WORKERS", 4, 1, 256,
-                                         "RPC worker threads.");
+        svc->rpc_port =
+            sp_config_port(cfg, "SERPHONA_RPC_PORT", info->rpc_port, "ZeroMQ RPC port (ROUTER).");
+        svc->rpc_workers =
+            sp_config_int(cfg, "SERPHONA_RPC_WORKERS", 4, 1, 256, "RPC worker threads.");
     }
     if (info->http_port) {
-        svc->http_port = sp_config_port(cfg, "SERPHONA_HTTP_PORT", info->http_port,
-                                        "Public HTTP port.");
+        svc->http_port =
+            sp_config_port(cfg, "SERPHONA_HTTP_PORT", info->http_port, "Public HTTP port.");
         svc->http_threads = sp_config_int(cfg, "SERPHONA_HTTP_THREADS", 4, 1, 256,
                                           "HTTP worker threads (epoll thread pool).");
-        svc->max_body = sp_config_int(cfg, "SERPHONA_HTTP_MAX_BODY_BYTES", 1 << 20, 1024,
-                                      1 << 30, "Largest request body accepted, in bytes.");
+        svc->max_body = sp_config_int(cfg, "SERPHONA_HTTP_MAX_BODY_BYTES", 1 << 20, 1024, 1 << 30,
+                                      "Largest request body accepted, in bytes.");
         svc->cors_origins = sp_config_str(cfg, "SERPHONA_CORS_ORIGINS", "",
                                           "Comma-separated origins allowed by CORS, or *.");
     }
@@ -327,9 +329,9 @@ int sp_service_use_postgres(sp_service_t *svc, const char *schema)
     sp_config_t *cfg = svc->cfg;
     const char *url = sp_config_required(cfg, "SERPHONA_PG_URL",
                                          "PostgreSQL URI of the app role (no BYPASSRLS).");
-    const char *migrate_url = sp_config_str(
-        cfg, "SERPHONA_PG_MIGRATE_URL", NULL,
-        "PostgreSQL URI of the owner role; when set, migrations run at start.");
+    const char *migrate_url =
+        sp_config_str(cfg, "SERPHONA_PG_MIGRATE_URL", NULL,
+                      "PostgreSQL URI of the owner role; when set, migrations run at start.");
     char *def_dir = sp_arena_printf(svc->strings, "services/%s/migrations", svc->info->name);
     const char *dir = sp_config_str(cfg, "SERPHONA_MIGRATIONS_DIR", def_dir,
                                     "Directory of this service's NNN_name.sql migrations.");
@@ -400,8 +402,8 @@ int sp_service_use_redis(sp_service_t *svc)
     sp_config_t *cfg = svc->cfg;
     const char *url = sp_config_str(cfg, "SERPHONA_REDIS_URL", "redis://127.0.0.1:6379",
                                     "Redis URI: redis://[:password@]host:port.");
-    int pool = sp_config_int(cfg, "SERPHONA_REDIS_POOL_SIZE", 8, 1, 512,
-                             "Redis connections in the pool.");
+    int pool =
+        sp_config_int(cfg, "SERPHONA_REDIS_POOL_SIZE", 8, 1, 512, "Redis connections in the pool.");
     char *host = NULL, *password = NULL;
     int port = 0;
     if (parse_redis_url(svc->strings, url, &host, &port, &password) != 0)
@@ -429,12 +431,12 @@ int sp_service_use_clickhouse(sp_service_t *svc)
     sp_config_t *cfg = svc->cfg;
     const char *url = sp_config_str(cfg, "SERPHONA_CLICKHOUSE_URL", "http://127.0.0.1:8123",
                                     "ClickHouse HTTP interface URL.");
-    const char *db = sp_config_str(cfg, "SERPHONA_CLICKHOUSE_DATABASE", "serphona",
-                                   "ClickHouse database.");
-    const char *user = sp_config_str(cfg, "SERPHONA_CLICKHOUSE_USER", "default",
-                                     "ClickHouse user.");
-    const char *password = sp_config_str(cfg, "SERPHONA_CLICKHOUSE_PASSWORD", "",
-                                         "ClickHouse password.");
+    const char *db =
+        sp_config_str(cfg, "SERPHONA_CLICKHOUSE_DATABASE", "serphona", "ClickHouse database.");
+    const char *user =
+        sp_config_str(cfg, "SERPHONA_CLICKHOUSE_USER", "default", "ClickHouse user.");
+    const char *password =
+        sp_config_str(cfg, "SERPHONA_CLICKHOUSE_PASSWORD", "", "ClickHouse password.");
     if (sp_config_check(cfg) != 0)
         return SP_ECONFIG;
     svc->ch = sp_ch_new(url, db, user, password);
@@ -634,8 +636,8 @@ int sp_service_fail(sp_service_t *svc)
 
 static int start_everything(sp_service_t *svc)
 {
-    sp_gauge_set(sp_gauge_new("serphona_build_info", "Version of the running binary.", 2,
-                              "service", "version"),
+    sp_gauge_set(sp_gauge_new("serphona_build_info", "Version of the running binary.", 2, "service",
+                              "version"),
                  1, svc->info->name, SP_VERSION);
     sp_gauge_set(sp_gauge_new("process_start_time_seconds",
                               "Start time of the process since the Unix epoch in seconds.", 0),
@@ -675,8 +677,8 @@ int sp_service_run(sp_service_t *svc)
 {
     if (sp_config_check(svc->cfg) != 0 || start_everything(svc) != 0)
         return sp_service_fail(svc);
-    sp_log_info("%s %s started: ops http://%s:%d%s%s", svc->info->name, SP_VERSION,
-                svc->bind_addr, sp_http_server_port(svc->ops), svc->rpc ? ", rpc " : "",
+    sp_log_info("%s %s started: ops http://%s:%d%s%s", svc->info->name, SP_VERSION, svc->bind_addr,
+                sp_http_server_port(svc->ops), svc->rpc ? ", rpc " : "",
                 svc->rpc ? sp_rpc_server_endpoint(svc->rpc) : "");
     if (svc->http)
         sp_log_info("public http://%s:%d", svc->bind_addr, sp_http_server_port(svc->http));

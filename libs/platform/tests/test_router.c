@@ -57,8 +57,8 @@ static sp_router_t *fixture_router(void)
     assert_int_equal(sp_router_add(r, "DELETE", "/v1/users/{id}", NULL, tag_handler, "del"), 0);
     assert_int_equal(sp_router_add(r, "GET", "/v1/files/*", NULL, tag_handler, "files"), 0);
     assert_int_equal(sp_router_add(r, "GET", "/", NULL, tag_handler, "root"), 0);
-    assert_int_equal(
-        sp_router_add(r, "POST", "/v1/secret", "secrets:write", tag_handler, "secret"), 0);
+    assert_int_equal(sp_router_add(r, "POST", "/v1/secret", "secrets:write", tag_handler, "secret"),
+                     0);
     return r;
 }
 
@@ -101,8 +101,8 @@ static void test_not_found_and_method(void **state)
 {
     (void)state;
     sp_router_t *r = fixture_router();
-    const char *missing[] = {"/v1/nope", "/v1/users", "/v1/users/1/extra", "/v1/users/", "nope",
-                             "//"};
+    const char *missing[] = {"/v1/nope",   "/v1/users", "/v1/users/1/extra",
+                             "/v1/users/", "nope",      "//"};
     for (size_t i = 0; i < sizeof(missing) / sizeof(*missing); i++) {
         sp_request_t *req = make_req("GET", missing[i]);
         sp_router_dispatch(r, req);

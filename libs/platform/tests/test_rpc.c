@@ -116,8 +116,8 @@ static int sleep_method(sp_rpc_call_t *call, const uint8_t *in, size_t in_len, s
 }
 
 /* testsvc.Counted: must not run in the deadline test. */
-static int counted_method(sp_rpc_call_t *call, const uint8_t *in, size_t in_len,
-                          sp_arena_t *arena, uint8_t **out, size_t *out_len, void *ud)
+static int counted_method(sp_rpc_call_t *call, const uint8_t *in, size_t in_len, sp_arena_t *arena,
+                          uint8_t **out, size_t *out_len, void *ud)
 {
     fixture_t *f = ud;
     atomic_fetch_add(&f->handler_runs, 1);
@@ -147,8 +147,7 @@ static int setup(void **state)
     assert_non_null(f->server);
     assert_true(sp_rpc_server_port(f->server) > 0);
     assert_int_equal(sp_rpc_server_add_method(f->server, SERVICE ".Sleep", sleep_method, f), 0);
-    assert_int_equal(sp_rpc_server_add_method(f->server, SERVICE ".Counted", counted_method, f),
-                     0);
+    assert_int_equal(sp_rpc_server_add_method(f->server, SERVICE ".Counted", counted_method, f), 0);
     assert_int_equal(sp_rpc_server_add_method(f->server, SERVICE ".Fail", fail_method, f), 0);
     assert_int_equal(sp_rpc_server_add_method(f->server, SERVICE ".Ping", fail_method, f),
                      SP_EEXISTS);
@@ -252,7 +251,8 @@ static void test_ping_typed(void **state)
         strstr(text, "serphona_rpc_server_requests_total{method=\"testsvc.Ping\",status=\"ok\"}"));
     assert_non_null(
         strstr(text, "serphona_rpc_client_requests_total{method=\"testsvc.Ping\",result=\"ok\"}"));
-    assert_non_null(strstr(text, "serphona_rpc_server_duration_seconds_count{method=\"testsvc.Ping\"}"));
+    assert_non_null(
+        strstr(text, "serphona_rpc_server_duration_seconds_count{method=\"testsvc.Ping\"}"));
     free(text);
 }
 
@@ -443,7 +443,7 @@ static void test_client_timeout_late_reply(void **state)
 
 /* ---- concurrency ----------------------------------------------------------- */
 
-#define N_THREADS 4
+#define N_THREADS    4
 #define N_PER_THREAD 50
 
 typedef struct {

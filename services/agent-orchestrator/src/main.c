@@ -1,5 +1,6 @@
 /*
- * agent-orchestrator — agent configurations, conversations and the LLM tool-call loop, served over ZeroMQ RPC; publishes conversation events to Kafka.
+ * agent-orchestrator — agent configurations, conversations and the LLM tool-call loop, served over
+ * ZeroMQ RPC; publishes conversation events to Kafka.
  */
 #include "platform/service.h"
 

@@ -1,5 +1,6 @@
 /*
- * analytics-processor — turns interaction events from Kafka into analysed rows in ClickHouse and emits analysis events; its RPC port answers ping and status only.
+ * analytics-processor — turns interaction events from Kafka into analysed rows in ClickHouse and
+ * emits analysis events; its RPC port answers ping and status only.
  */
 #include "platform/service.h"
 

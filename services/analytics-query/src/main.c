@@ -1,5 +1,6 @@
 /*
- * analytics-query — dashboard KPIs, time series, breakdowns and search over ClickHouse, served over ZeroMQ RPC.
+ * analytics-query — dashboard KPIs, time series, breakdowns and search over ClickHouse, served over
+ * ZeroMQ RPC.
  */
 #include "platform/service.h"
 

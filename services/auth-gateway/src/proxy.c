@@ -58,8 +58,8 @@ static void free_upstreams(void *ud)
 
 int gw_proxy_register(sp_service_t *svc)
 {
-    int timeout = sp_config_int(sp_service_config(svc), "SERPHONA_UPSTREAM_TIMEOUT_MS", 10000,
-                                10, 600000, "How long the gateway waits for a back service.");
+    int timeout = sp_config_int(sp_service_config(svc), "SERPHONA_UPSTREAM_TIMEOUT_MS", 10000, 10,
+                                600000, "How long the gateway waits for a back service.");
     /* One upstream per route entry keeps the lookup trivial; the RPC client
      * itself is shared per service by sp_service_client. */
     upstream_t *ups = calloc(N_OWNERS, sizeof(*ups));
@@ -74,8 +74,8 @@ int gw_proxy_register(sp_service_t *svc)
             sp_log_error("no RPC client for %s", OWNERS[i].service);
             return SP_ENOMEM;
         }
-        int rc = sp_router_add(sp_service_router(svc), "*", OWNERS[i].pattern, NULL, forward,
-                               &ups[i]);
+        int rc =
+            sp_router_add(sp_service_router(svc), "*", OWNERS[i].pattern, NULL, forward, &ups[i]);
         if (rc != 0) {
             sp_log_error("cannot route %s: %s", OWNERS[i].pattern, sp_strerror(rc));
             return rc;

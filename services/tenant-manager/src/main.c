@@ -1,5 +1,6 @@
 /*
- * tenant-manager — tenants, users, roles, API keys, settings, plan limits and the audit log, served over ZeroMQ RPC.
+ * tenant-manager — tenants, users, roles, API keys, settings, plan limits and the audit log, served
+ * over ZeroMQ RPC.
  */
 #include "platform/service.h"
 

@@ -1,5 +1,6 @@
 /*
- * tools-gateway — the partner-facing HTTP API (:8090): ingestion, tool registry and execution, MCP and webhooks; also served over ZeroMQ RPC behind the auth-gateway.
+ * tools-gateway — the partner-facing HTTP API (:8090): ingestion, tool registry and execution, MCP
+ * and webhooks; also served over ZeroMQ RPC behind the auth-gateway.
  */
 #include "platform/service.h"
 

@@ -34,16 +34,16 @@
 /* The platform topics. Tests and parallel stacks prepend a prefix to these
  * names (plain concatenation, e.g. "t42." + SP_EVENTS_TOPIC_INTERACTIONS); the
  * dev broker's --topic-prefix follows the same rule. */
-#define SP_EVENTS_TOPIC_INTERACTIONS "serphona.interactions.v1"
+#define SP_EVENTS_TOPIC_INTERACTIONS     "serphona.interactions.v1"
 #define SP_EVENTS_TOPIC_INTERACTIONS_DLQ "serphona.interactions.dlq.v1"
-#define SP_EVENTS_TOPIC_ANALYSES "serphona.analyses.v1"
-#define SP_EVENTS_TOPIC_USAGE "serphona.usage.v1"
+#define SP_EVENTS_TOPIC_ANALYSES         "serphona.analyses.v1"
+#define SP_EVENTS_TOPIC_USAGE            "serphona.usage.v1"
 
 /* Kafka header names set by the producer. */
-#define SP_EVENTS_HDR_TYPE "type"
-#define SP_EVENTS_HDR_TENANT_ID "tenant_id"
+#define SP_EVENTS_HDR_TYPE        "type"
+#define SP_EVENTS_HDR_TENANT_ID   "tenant_id"
 #define SP_EVENTS_HDR_TRACEPARENT "traceparent"
-#define SP_EVENTS_HDR_EVENT_ID "event_id"
+#define SP_EVENTS_HDR_EVENT_ID    "event_id"
 
 /* How long librdkafka keeps retrying one message before its delivery report
  * says it failed (message.timeout.ms). A sync publish that gave up earlier
@@ -124,7 +124,9 @@ int sp_events_publish_sync(sp_events_producer_t *prod, const char *topic, const 
  * report served. Returns 0 or SP_ETIMEDOUT. */
 int sp_events_producer_flush(sp_events_producer_t *prod, int timeout_ms);
 
-/* Messages queued whose delivery report has not been served yet. */
+/* Messages queued whose delivery report has not been served yet (a message
+ * counts until its delivery callback has returned, so this may still be 1
+ * for a moment after sp_events_publish_sync returned). */
 size_t sp_events_producer_pending(const sp_events_producer_t *prod);
 
 /* Readiness: asks the cluster for metadata through the producer's existing
@@ -164,14 +166,18 @@ typedef int (*sp_events_handler_fn)(const sp_events_message_t *msg, void *ud);
 /* Finds the first Kafka header called name in msg. On success sets *value to a
  * borrowed pointer (NULL for a null header) and *len, and returns 0; returns
  * SP_ENOTFOUND when absent. */
-int sp_events_message_header(const sp_events_message_t *msg, const char *name,
-                             const void **value, size_t *len);
+int sp_events_message_header(const sp_events_message_t *msg, const char *name, const void **value,
+                             size_t *len);
 
 /* A consumer in group group_id subscribed to the n_topics topics (copied),
  * with eager range/roundrobin assignment, auto.offset.reset=earliest (a new
  * group starts at the oldest retained event, so nothing produced before it
- * first ran is lost), auto-commit of stored offsets every second. Subscribing
- * happens here; partitions are assigned while polling. Returns NULL on bad
+ * first ran is lost), auto-commit of stored offsets every second and a 10 s
+ * session timeout. Subscribing happens here; partitions are assigned while
+ * polling. On a revoke, stored offsets are committed synchronously before the
+ * partitions are given up. (Against the dev broker, a member joining a group
+ * whose last member just left waits about 9 s: the mock cluster holds the
+ * group for session.timeout.ms - 1 s.) Returns NULL on bad
  * arguments, bad configuration or out of memory (logged). Free with
  * sp_events_consumer_destroy. */
 sp_events_consumer_t *sp_events_consumer_new(const char *brokers, const char *group_id,

@@ -41,8 +41,7 @@ void sp_log_set_context(const char *request_id, const char *tenant_id);
 void sp_log_clear_context(void);
 
 /* Formats and writes one line; msg is JSON-escaped. Prefer the macros. */
-void sp_log_write(sp_log_level_t level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void sp_log_write(sp_log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define SP_LOG_AT(lvl, ...)                                                                        \
     do {                                                                                           \
@@ -50,8 +49,8 @@ void sp_log_write(sp_log_level_t level, const char *fmt, ...)
             sp_log_write(lvl, __VA_ARGS__);                                                        \
     } while (0)
 #define sp_log_debug(...) SP_LOG_AT(SP_LOG_DEBUG, __VA_ARGS__)
-#define sp_log_info(...) SP_LOG_AT(SP_LOG_INFO, __VA_ARGS__)
-#define sp_log_warn(...) SP_LOG_AT(SP_LOG_WARN, __VA_ARGS__)
+#define sp_log_info(...)  SP_LOG_AT(SP_LOG_INFO, __VA_ARGS__)
+#define sp_log_warn(...)  SP_LOG_AT(SP_LOG_WARN, __VA_ARGS__)
 #define sp_log_error(...) SP_LOG_AT(SP_LOG_ERROR, __VA_ARGS__)
 
 #endif

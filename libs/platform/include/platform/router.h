@@ -48,8 +48,8 @@ sp_handler_result_t sp_router_dispatch(const sp_router_t *router, sp_request_t *
 /* Calls fn for each route in registration order (for docs and route-coverage
  * tests). */
 void sp_router_foreach(const sp_router_t *router,
-                       void (*fn)(const char *method, const char *pattern,
-                                  const char *permission, void *ud),
+                       void (*fn)(const char *method, const char *pattern, const char *permission,
+                                  void *ud),
                        void *ud);
 
 #endif

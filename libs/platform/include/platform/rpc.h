@@ -72,6 +72,11 @@ int sp_rpc_pack(sp_arena_t *arena, const ProtobufCMessage *msg, uint8_t **out, s
 ProtobufCMessage *sp_rpc_unpack(sp_arena_t *arena, const ProtobufCMessageDescriptor *desc,
                                 const uint8_t *data, size_t len);
 
+/* Points *out (already initialised with SERPHONA__RPC__V1__AUTH_CONTEXT__INIT)
+ * at auth's strings, borrowed: auth must outlive every use of *out. NULL
+ * tenant or subject become "". */
+void sp_rpc_auth_to_proto(const sp_auth_t *auth, Serphona__Rpc__V1__AuthContext *out);
+
 /* ---- server ---------------------------------------------------------------- */
 
 typedef struct sp_rpc_server sp_rpc_server_t;
@@ -84,8 +89,8 @@ typedef struct {
     const char *service;
     const char *method;
     const char *request_id;
-    const char *traceparent; /* NULL when none */
-    const sp_auth_t *auth;   /* NULL when the envelope had no AuthContext */
+    const char *traceparent;  /* NULL when none */
+    const sp_auth_t *auth;    /* NULL when the envelope had no AuthContext */
     int64_t deadline_unix_ms; /* 0 = none */
     const char *error_message;
 } sp_rpc_call_t;
@@ -126,11 +131,13 @@ int sp_rpc_server_port(const sp_rpc_server_t *srv);
  * (the server is then left stopped). */
 int sp_rpc_server_start(sp_rpc_server_t *srv);
 
-/* Stops taking new requests (any that arrive meanwhile are answered
- * STATUS_UNAVAILABLE), lets the requests already running finish and send
- * their replies, then joins every thread and returns. Requests still queued
- * inside ZeroMQ are dropped, so their callers time out. No-op when not
- * started. The server cannot be restarted. */
+/* Stops taking new requests, lets the requests already running finish and
+ * send their replies, then joins every thread, closes the socket and returns.
+ * While the running requests finish, requests that were queued or arrive are
+ * answered STATUS_UNAVAILABLE (so callers can retry elsewhere at once); after
+ * stop returns nothing listens on the endpoint. A handler that went
+ * SP_HANDLER_ASYNC is waited for, up to its request's deadline. No-op when
+ * not started or already stopped; the server cannot be restarted. */
 void sp_rpc_server_stop(sp_rpc_server_t *srv);
 
 /* Stops the server if needed and frees it. Accepts NULL; sets *self_p NULL. */
@@ -147,8 +154,7 @@ typedef struct sp_rpc_client sp_rpc_client_t;
  * first. reply is NULL unless status is 0; it is freed when the callback
  * returns, so copy what you need. The callback must not block for long and
  * must not destroy the client. */
-typedef void (*sp_rpc_callback_fn)(int status, const Serphona__Rpc__V1__Envelope *reply,
-                                   void *ud);
+typedef void (*sp_rpc_callback_fn)(int status, const Serphona__Rpc__V1__Envelope *reply, void *ud);
 
 /* A client connected (lazily; ZeroMQ reconnects on its own) to
  * connect_endpoint. Returns NULL (and logs why) on a bad endpoint or out of
@@ -177,8 +183,8 @@ int sp_rpc_client_call_async(sp_rpc_client_t *cl, const Serphona__Rpc__V1__Envel
  * call_async returned); on 0, *reply_out is the reply, which the caller frees
  * with serphona__rpc__v1__envelope__free_unpacked(reply, NULL). Must not be
  * called from an sp_rpc_callback_fn. */
-int sp_rpc_client_call(sp_rpc_client_t *cl, const Serphona__Rpc__V1__Envelope *req,
-                       int timeout_ms, Serphona__Rpc__V1__Envelope **reply_out);
+int sp_rpc_client_call(sp_rpc_client_t *cl, const Serphona__Rpc__V1__Envelope *req, int timeout_ms,
+                       Serphona__Rpc__V1__Envelope **reply_out);
 
 /* A typed call: packs in into a TypedMessage envelope for method with the
  * given auth (may be NULL), waits, checks the reply status and unpacks the
