@@ -120,6 +120,9 @@ $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIB_ARCHIVES)
 UNIT_SRC  := $(wildcard libs/*/tests/test_*.c) $(wildcard services/*/tests/test_*.c)
 UNIT_BINS := $(patsubst %.c,$(BUILD)/%,$(UNIT_SRC))
 svc_of = $(word 2,$(subst /, ,$(1)))
+# Objects reached only through pattern rules are kept, not deleted as
+# intermediates, so a rebuild compiles only what changed.
+.SECONDARY: $(patsubst %.c,$(BUILD)/obj/%.o,$(UNIT_SRC) $(BENCH_SRC) $(wildcard deploy/tools/*.c))
 .SECONDEXPANSION:
 $(BUILD)/libs/%: $(BUILD)/obj/libs/%.o $(LIB_ARCHIVES)
 	@mkdir -p $(@D)

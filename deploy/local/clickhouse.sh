@@ -12,7 +12,8 @@
 # accepted from 127.0.0.1 only.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" clickhouse # sets SERVICE and ROOT
 DATA_DIR="${SP_DATA_DIR:-$ROOT/.run/clickhouse}"
 HTTP_PORT="${SP_CH_HTTP_PORT:-8123}"
 TCP_PORT="${SP_CH_TCP_PORT:-9000}"
@@ -28,26 +29,7 @@ LOGFILE="$LOG_DIR/clickhouse-server.log"
 ERRFILE="$LOG_DIR/clickhouse-server.err.log"
 STDOUT_FILE="$LOG_DIR/stdout.log"
 
-log() { echo "clickhouse.sh: $*" >&2; }
-
-die() {
-    log "error: $*"
-    local f
-    for f in "$STDOUT_FILE" "$LOG_DIR/stderr.log" "$ERRFILE"; do
-        if [[ -s "$f" ]]; then
-            log "last lines of $f:"
-            tail -n 30 "$f" >&2 || true
-        fi
-    done
-    exit 1
-}
-
-pid_alive() {
-    [[ -f "$PIDFILE" ]] || return 1
-    local pid
-    pid="$(cat "$PIDFILE" 2>/dev/null || true)"
-    [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null
-}
+DIE_LOGS=("$STDOUT_FILE" "$LOG_DIR/stderr.log" "$ERRFILE")
 
 answers() {
     [[ "$(curl -s --max-time 2 "http://127.0.0.1:$HTTP_PORT/ping" 2>/dev/null || true)" == "Ok." ]]
@@ -132,6 +114,18 @@ EOF
 EOF
 }
 
+# The daemon removes its pid file when it exits, so remember the pid once
+# seen (in STARTING_PID) to notice a start-up failure (a busy port, a bad
+# config) without waiting for the whole timeout.
+check_still_starting() {
+    if [[ -z "$STARTING_PID" && -s "$PIDFILE" ]]; then
+        STARTING_PID="$(cat "$PIDFILE" 2>/dev/null || true)"
+    fi
+    if [[ -n "$STARTING_PID" ]] && ! kill -0 "$STARTING_PID" 2>/dev/null; then
+        die "clickhouse-server exited during start-up"
+    fi
+}
+
 cmd_start() {
     if pid_alive; then
         answers || die "pid $(cat "$PIDFILE") is alive but http://127.0.0.1:$HTTP_PORT does not answer (started on another port?)"
@@ -150,63 +144,16 @@ cmd_start() {
     # against its working directory.
     (cd "$DATA_DIR" && "$CH_SERVER" --config-file="$ETC_DIR/config.xml" --pid-file="$PIDFILE" \
         --daemon >>"$STDOUT_FILE" 2>&1) || die "clickhouse-server failed to start"
-    local deadline=$((SECONDS + START_TIMEOUT)) pid=""
-    until answers; do
-        if ((SECONDS >= deadline)); then
-            die "clickhouse did not answer on http://127.0.0.1:$HTTP_PORT/ping within ${START_TIMEOUT}s"
-        fi
-        # The daemon removes its pid file when it exits, so remember the pid
-        # once seen to notice a start-up failure (a busy port, a bad config)
-        # without waiting for the whole timeout.
-        if [[ -z "$pid" && -s "$PIDFILE" ]]; then
-            pid="$(cat "$PIDFILE" 2>/dev/null || true)"
-        fi
-        if [[ -n "$pid" ]] && ! kill -0 "$pid" 2>/dev/null; then
-            die "clickhouse-server exited during start-up"
-        fi
-        sleep 0.2
-    done
+    STARTING_PID=""
+    wait_for_answer "$START_TIMEOUT" 0.2 \
+        "clickhouse did not answer on http://127.0.0.1:$HTTP_PORT/ping within ${START_TIMEOUT}s" \
+        check_still_starting
     log "started on 127.0.0.1:$HTTP_PORT (tcp $TCP_PORT, data $DATA_DIR)"
     echo "http://127.0.0.1:$HTTP_PORT"
 }
 
-cmd_stop() {
-    if ! pid_alive; then
-        log "not running"
-        rm -f "$PIDFILE"
-        return 0
-    fi
-    local pid
-    pid="$(cat "$PIDFILE")"
-    kill -TERM "$pid" 2>/dev/null || true
-    local deadline=$((SECONDS + START_TIMEOUT))
-    while kill -0 "$pid" 2>/dev/null; do
-        if ((SECONDS >= deadline)); then
-            log "pid $pid ignored SIGTERM for ${START_TIMEOUT}s; sending SIGKILL"
-            kill -KILL "$pid" 2>/dev/null || true
-            break
-        fi
-        sleep 0.2
-    done
-    rm -f "$PIDFILE"
-    log "stopped"
-}
+cmd_stop() { stop_by_pidfile 0.2; }
 
-cmd_status() {
-    if pid_alive && answers; then
-        echo "clickhouse: running on 127.0.0.1:$HTTP_PORT (pid $(cat "$PIDFILE"))"
-        return 0
-    fi
-    echo "clickhouse: not running"
-    return 3
-}
+status_where() { echo "127.0.0.1:$HTTP_PORT (pid $(cat "$PIDFILE"))"; }
 
-case "${1:-}" in
-start) cmd_start ;;
-stop) cmd_stop ;;
-status) cmd_status ;;
-*)
-    echo "usage: $0 start|stop|status" >&2
-    exit 2
-    ;;
-esac
+main "$@"

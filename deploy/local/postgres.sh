@@ -21,7 +21,8 @@
 # runs through runuser.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" postgres # sets SERVICE and ROOT
 PG_BIN="${SP_PG_BIN:-/usr/lib/postgresql/15/bin}"
 DATA_DIR="${SP_DATA_DIR:-$ROOT/.run/pg}"
 PORT="${SP_PG_PORT:-5432}"
@@ -34,17 +35,7 @@ DATA_DIR="$(realpath -m "$DATA_DIR")"
 PGDATA="$DATA_DIR/cluster"
 SOCK_DIR="$DATA_DIR/sock"
 LOGFILE="$DATA_DIR/postgres.log"
-
-log() { echo "postgres.sh: $*" >&2; }
-
-die() {
-    log "error: $*"
-    if [[ -f "$LOGFILE" ]]; then
-        log "last lines of $LOGFILE:"
-        tail -n 30 "$LOGFILE" >&2 || true
-    fi
-    exit 1
-}
+DIE_LOGS=("$LOGFILE")
 
 if [[ "$(id -u)" == 0 ]]; then
     RUN_AS=(runuser -u postgres --)
@@ -78,7 +69,7 @@ psql_super() {
         "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCK_DIR" -p "$PORT" -U postgres "$@"
 }
 
-running() {
+is_running() {
     [[ -f "$PGDATA/PG_VERSION" ]] && as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1
 }
 
@@ -159,7 +150,7 @@ print_urls() {
 cmd_start() {
     ensure_traversable
     init_cluster
-    if running; then
+    if is_running; then
         answers || die "a server runs from $PGDATA but 127.0.0.1:$PORT does not answer (started on another port?)"
         log "already running on 127.0.0.1:$PORT"
     else
@@ -169,11 +160,7 @@ cmd_start() {
             -o "-p $PORT -k $SOCK_DIR -c listen_addresses=127.0.0.1" start >/dev/null; then
             die "pg_ctl start failed or the server did not come up within ${START_TIMEOUT}s"
         fi
-        local deadline=$((SECONDS + START_TIMEOUT))
-        until answers; do
-            ((SECONDS < deadline)) || die "server started but 127.0.0.1:$PORT does not answer"
-            sleep 0.2
-        done
+        wait_for_answer "$START_TIMEOUT" 0.2 "server started but 127.0.0.1:$PORT does not answer"
         log "started on 127.0.0.1:$PORT (data $DATA_DIR)"
     fi
     setup_roles || die "creating roles and database failed"
@@ -181,7 +168,7 @@ cmd_start() {
 }
 
 cmd_stop() {
-    if ! running; then
+    if ! is_running; then
         log "not running"
         return 0
     fi
@@ -190,21 +177,6 @@ cmd_stop() {
     log "stopped"
 }
 
-cmd_status() {
-    if running && answers; then
-        echo "postgres: running on 127.0.0.1:$PORT (data $DATA_DIR)"
-        return 0
-    fi
-    echo "postgres: not running"
-    return 3
-}
+status_where() { echo "127.0.0.1:$PORT (data $DATA_DIR)"; }
 
-case "${1:-}" in
-start) cmd_start ;;
-stop) cmd_stop ;;
-status) cmd_status ;;
-*)
-    echo "usage: $0 start|stop|status" >&2
-    exit 2
-    ;;
-esac
+main "$@"

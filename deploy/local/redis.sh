@@ -8,7 +8,8 @@
 # are safe to lose on a restart of a development stack.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" redis # sets SERVICE and ROOT
 DATA_DIR="${SP_DATA_DIR:-$ROOT/.run/redis}"
 PORT="${SP_REDIS_PORT:-6379}"
 START_TIMEOUT="${SP_START_TIMEOUT:-30}"
@@ -17,23 +18,7 @@ DATA_DIR="$(realpath -m "$DATA_DIR")"
 PIDFILE="$DATA_DIR/redis.pid"
 LOGFILE="$DATA_DIR/redis.log"
 
-log() { echo "redis.sh: $*" >&2; }
-
-die() {
-    log "error: $*"
-    if [[ -f "$LOGFILE" ]]; then
-        log "last lines of $LOGFILE:"
-        tail -n 30 "$LOGFILE" >&2 || true
-    fi
-    exit 1
-}
-
-pid_alive() {
-    [[ -f "$PIDFILE" ]] || return 1
-    local pid
-    pid="$(cat "$PIDFILE" 2>/dev/null || true)"
-    [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null
-}
+DIE_LOGS=("$LOGFILE")
 
 answers() {
     [[ "$(redis-cli -h 127.0.0.1 -p "$PORT" ping 2>/dev/null || true)" == "PONG" ]]
@@ -54,54 +39,13 @@ cmd_start() {
         --dir "$DATA_DIR" --pidfile "$PIDFILE" --logfile "$LOGFILE" \
         --save "" --appendonly no --protected-mode yes \
         || die "redis-server failed to start"
-    local deadline=$((SECONDS + START_TIMEOUT))
-    until answers; do
-        if ((SECONDS >= deadline)); then
-            die "redis did not answer on 127.0.0.1:$PORT within ${START_TIMEOUT}s"
-        fi
-        sleep 0.1
-    done
+    wait_for_answer "$START_TIMEOUT" 0.1 "redis did not answer on 127.0.0.1:$PORT within ${START_TIMEOUT}s"
     log "started on 127.0.0.1:$PORT (data $DATA_DIR)"
     echo "redis://127.0.0.1:$PORT"
 }
 
-cmd_stop() {
-    if ! pid_alive; then
-        log "not running"
-        rm -f "$PIDFILE"
-        return 0
-    fi
-    local pid
-    pid="$(cat "$PIDFILE")"
-    kill -TERM "$pid" 2>/dev/null || true
-    local deadline=$((SECONDS + START_TIMEOUT))
-    while kill -0 "$pid" 2>/dev/null; do
-        if ((SECONDS >= deadline)); then
-            log "pid $pid ignored SIGTERM for ${START_TIMEOUT}s; sending SIGKILL"
-            kill -KILL "$pid" 2>/dev/null || true
-            break
-        fi
-        sleep 0.1
-    done
-    rm -f "$PIDFILE"
-    log "stopped"
-}
+cmd_stop() { stop_by_pidfile 0.1; }
 
-cmd_status() {
-    if pid_alive && answers; then
-        echo "redis: running on 127.0.0.1:$PORT (pid $(cat "$PIDFILE"))"
-        return 0
-    fi
-    echo "redis: not running"
-    return 3
-}
+status_where() { echo "127.0.0.1:$PORT (pid $(cat "$PIDFILE"))"; }
 
-case "${1:-}" in
-start) cmd_start ;;
-stop) cmd_stop ;;
-status) cmd_status ;;
-*)
-    echo "usage: $0 start|stop|status" >&2
-    exit 2
-    ;;
-esac
+main "$@"

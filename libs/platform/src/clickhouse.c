@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "platform/buf.h"
 #include "platform/error.h"
 #include "platform/log.h"
 
@@ -31,12 +32,6 @@ struct sp_ch {
     char *password;
     int timeout_ms;
 };
-
-typedef struct {
-    char *data;
-    size_t len, cap;
-    int oom;
-} buf_t;
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc = CURLE_OK;
@@ -99,23 +94,9 @@ void sp_ch_set_timeout(sp_ch_t *ch, int timeout_ms)
 
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
 {
-    buf_t *b = ud;
     size_t n = size * nmemb;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *grown = realloc(b->data, cap);
-        if (!grown) {
-            b->oom = 1;
-            return 0; /* makes curl abort the transfer */
-        }
-        b->data = grown;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, ptr, n);
-    b->len += n;
-    b->data[b->len] = '\0';
+    if (sp_buf_append(ud, ptr, n) != 0)
+        return 0; /* makes curl abort the transfer */
     return n;
 }
 
@@ -190,7 +171,8 @@ int sp_ch_ping(sp_ch_t *ch)
         return SP_ENOMEM;
     char url[1024];
     snprintf(url, sizeof(url), "%s/ping", ch->base_url);
-    buf_t body = {0};
+    sp_buf_t body;
+    sp_buf_init(&body, 0);
     char errbuf[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
@@ -206,11 +188,11 @@ int sp_ch_ping(sp_ch_t *ch)
     if (cc != CURLE_OK) {
         transfer_error(cc, "ping", errbuf);
         rc = SP_EUNAVAILABLE;
-    } else if (status != 200 || !body.data || strncmp(body.data, "Ok.", 3) != 0) {
+    } else if (status != 200 || strncmp(sp_buf_data(&body), "Ok.", 3) != 0) {
         sp_log_warn("clickhouse: ping answered HTTP %ld", status);
         rc = SP_EUNAVAILABLE;
     }
-    free(body.data);
+    sp_buf_cleanup(&body);
     curl_easy_cleanup(curl);
     return rc;
 }
@@ -229,7 +211,8 @@ int sp_ch_exec(sp_ch_t *ch, const char *sql, const char *body, size_t body_len, 
         return SP_ENOMEM;
     int rc = SP_ENOMEM;
     char *url = NULL, *esc_sql = NULL, *esc_db = NULL;
-    buf_t resp = {0};
+    sp_buf_t resp;
+    sp_buf_init(&resp, 0);
     char errbuf[CURL_ERROR_SIZE] = "";
 
     if (ch->database && !(esc_db = curl_easy_escape(curl, ch->database, 0)))
@@ -263,14 +246,14 @@ int sp_ch_exec(sp_ch_t *ch, const char *sql, const char *body, size_t body_len, 
 
     CURLcode cc = curl_easy_perform(curl);
     if (cc != CURLE_OK) {
-        rc = resp.oom ? SP_ENOMEM : transfer_error(cc, "query", errbuf);
+        rc = sp_buf_failed(&resp) ? SP_ENOMEM : transfer_error(cc, "query", errbuf);
         goto done;
     }
     long status = 0;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     if (status != 200) {
         char msg[LOG_BODY_MAX + 1];
-        redact(resp.data ? resp.data : "", resp.len, msg, sizeof(msg));
+        redact(sp_buf_data(&resp), sp_buf_len(&resp), msg, sizeof(msg));
         if (body)
             cut_data_excerpt(msg);
         sp_log_error("clickhouse: query failed with HTTP %ld: %s", status, msg);
@@ -280,20 +263,14 @@ int sp_ch_exec(sp_ch_t *ch, const char *sql, const char *body, size_t body_len, 
         goto done;
     }
     if (out) {
-        if (!resp.data) {
-            resp.data = calloc(1, 1);
-            if (!resp.data)
-                goto done;
-        }
-        *out = resp.data;
-        if (out_len)
-            *out_len = resp.len;
-        resp.data = NULL;
+        *out = sp_buf_take(&resp, out_len);
+        if (!*out)
+            goto done;
     }
     rc = 0;
 
 done:
-    free(resp.data);
+    sp_buf_cleanup(&resp);
     free(url);
     if (esc_sql)
         curl_free(esc_sql);

@@ -1,9 +1,8 @@
 /*
  * db.c — PostgreSQL pool, tenant-scoped transactions and migrations (libpq).
  *
- * The pool is a fixed array of slots guarded by one mutex; a condition
- * variable wakes waiters when a slot is released. Connections are opened and
- * reset outside the lock, so one slow connect never blocks other acquirers.
+ * The pool is platform/pool.h holding PGconn pointers: this file supplies how
+ * to open, reset and close one, and what to undo before one goes back.
  */
 #include "platform/db.h"
 
@@ -22,6 +21,7 @@
 
 #include "platform/error.h"
 #include "platform/log.h"
+#include "platform/pool.h"
 
 /* libpq's default is to wait forever; a dead host must not stall a request
  * thread for minutes. conninfo may still override it. */
@@ -37,13 +37,8 @@
 
 struct sp_db_pool {
     char *conninfo;
-    int size;
-    int acquire_timeout_ms;
-    PGconn **conns;  /* per slot; NULL until first used */
-    int *free_slots; /* stack of free slot indexes */
-    int nfree;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
+    int acquire_timeout_ms; /* atomic: set while transactions begin */
+    sp_pool_t *conns;       /* the pooled sessions (PGconn *) */
     pthread_mutex_t ping_mu;
     PGconn *ping_conn; /* guarded by ping_mu */
 };
@@ -251,6 +246,52 @@ static int run_with_deadline(PGconn *conn, const char *sql, int timeout_ms)
 
 /* ---- pool ------------------------------------------------------------ */
 
+/* Opens a pooled connection (sp_pool_ops_t.open). A failed PGconn is not
+ * kept: the next acquire of the slot connects afresh. */
+static int pool_open(void *ctx, void **out)
+{
+    sp_db_pool_t *pool = ctx;
+    PGconn *conn = open_conn(pool->conninfo, DEFAULT_CONNECT_TIMEOUT, 0);
+    if (!conn)
+        return SP_ENOMEM;
+    if (PQstatus(conn) != CONNECTION_OK) {
+        sp_log_error("db: cannot connect: %.*s", msg_len(PQerrorMessage(conn)),
+                     PQerrorMessage(conn));
+        PQfinish(conn);
+        return SP_EUNAVAILABLE;
+    }
+    *out = conn;
+    return 0;
+}
+
+/* A connection that broke while idle or in use is reset in place before it
+ * is handed out again (sp_pool_ops_t.check). */
+static int pool_check(void *ctx, void *c)
+{
+    (void)ctx;
+    PGconn *conn = c;
+    if (PQstatus(conn) == CONNECTION_OK)
+        return 0;
+    sp_log_info("db: resetting a broken pooled connection");
+    PQreset(conn);
+    if (PQstatus(conn) == CONNECTION_OK)
+        return 0;
+    sp_log_error("db: cannot connect: %.*s", msg_len(PQerrorMessage(conn)), PQerrorMessage(conn));
+    return SP_EUNAVAILABLE;
+}
+
+static void pool_close(void *ctx, void *conn)
+{
+    (void)ctx;
+    PQfinish(conn);
+}
+
+static const sp_pool_ops_t pool_ops = {
+    .open = pool_open,
+    .check = pool_check,
+    .close = pool_close,
+};
+
 sp_db_pool_t *sp_db_pool_new(const char *conninfo, int size)
 {
     if (!conninfo || size < 1)
@@ -259,32 +300,16 @@ sp_db_pool_t *sp_db_pool_new(const char *conninfo, int size)
     if (!pool)
         return NULL;
     pool->conninfo = strdup(conninfo);
-    pool->conns = calloc((size_t)size, sizeof(*pool->conns));
-    pool->free_slots = calloc((size_t)size, sizeof(*pool->free_slots));
-    if (!pool->conninfo || !pool->conns || !pool->free_slots)
+    if (!pool->conninfo)
         goto fail_alloc;
-    pool->size = size;
     pool->acquire_timeout_ms = DEFAULT_ACQUIRE_TIMEOUT_MS;
-    /* Slots are handed out from the top of the stack: slot 0 first. */
-    for (int i = 0; i < size; i++)
-        pool->free_slots[i] = size - 1 - i;
-    pool->nfree = size;
-
-    pthread_condattr_t attr;
-    if (pthread_condattr_init(&attr) != 0)
+    pool->conns = sp_pool_new("db", size, &pool_ops, pool);
+    if (!pool->conns)
         goto fail_alloc;
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    int rc = pthread_cond_init(&pool->cv, &attr);
-    pthread_condattr_destroy(&attr);
-    if (rc != 0)
-        goto fail_alloc;
-    pthread_mutex_init(&pool->mu, NULL);
     pthread_mutex_init(&pool->ping_mu, NULL);
     return pool;
 
 fail_alloc:
-    free(pool->free_slots);
-    free(pool->conns);
     free(pool->conninfo);
     free(pool);
     return NULL;
@@ -296,88 +321,25 @@ void sp_db_pool_destroy(sp_db_pool_t **self_p)
         return;
     sp_db_pool_t *pool = *self_p;
     *self_p = NULL;
-    if (pool->nfree != pool->size)
-        sp_log_error("db: pool destroyed with %d connection(s) still acquired",
-                     pool->size - pool->nfree);
-    for (int i = 0; i < pool->size; i++)
-        if (pool->conns[i])
-            PQfinish(pool->conns[i]);
+    sp_pool_destroy(&pool->conns);
     if (pool->ping_conn)
         PQfinish(pool->ping_conn);
-    pthread_cond_destroy(&pool->cv);
-    pthread_mutex_destroy(&pool->mu);
     pthread_mutex_destroy(&pool->ping_mu);
-    free(pool->free_slots);
-    free(pool->conns);
     free(pool->conninfo);
     free(pool);
 }
 
 void sp_db_pool_set_acquire_timeout(sp_db_pool_t *pool, int timeout_ms)
 {
-    pthread_mutex_lock(&pool->mu);
-    pool->acquire_timeout_ms = timeout_ms < 0 ? 0 : timeout_ms;
-    pthread_mutex_unlock(&pool->mu);
-}
-
-static void put_slot(sp_db_pool_t *pool, int slot)
-{
-    pthread_mutex_lock(&pool->mu);
-    pool->free_slots[pool->nfree++] = slot;
-    pthread_cond_signal(&pool->cv);
-    pthread_mutex_unlock(&pool->mu);
+    __atomic_store_n(&pool->acquire_timeout_ms, timeout_ms < 0 ? 0 : timeout_ms, __ATOMIC_RELAXED);
 }
 
 int sp_db_pool_acquire(sp_db_pool_t *pool, int timeout_ms, PGconn **out)
 {
-    *out = NULL;
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
-
-    pthread_mutex_lock(&pool->mu);
-    while (pool->nfree == 0) {
-        if (timeout_ms <= 0 ||
-            pthread_cond_timedwait(&pool->cv, &pool->mu, &deadline) == ETIMEDOUT) {
-            if (pool->nfree > 0)
-                break;
-            pthread_mutex_unlock(&pool->mu);
-            sp_log_warn("db: no free connection within %d ms (pool size %d)", timeout_ms,
-                        pool->size);
-            return SP_ETIMEDOUT;
-        }
-    }
-    int slot = pool->free_slots[--pool->nfree];
-    PGconn *conn = pool->conns[slot];
-    pthread_mutex_unlock(&pool->mu);
-
-    if (!conn) {
-        conn = open_conn(pool->conninfo, DEFAULT_CONNECT_TIMEOUT, 0);
-        if (!conn) {
-            put_slot(pool, slot);
-            return SP_ENOMEM;
-        }
-        pthread_mutex_lock(&pool->mu);
-        pool->conns[slot] = conn;
-        pthread_mutex_unlock(&pool->mu);
-    } else if (PQstatus(conn) != CONNECTION_OK) {
-        sp_log_info("db: resetting a broken pooled connection");
-        PQreset(conn);
-    }
-    if (PQstatus(conn) != CONNECTION_OK) {
-        sp_log_error("db: cannot connect: %.*s", msg_len(PQerrorMessage(conn)),
-                     PQerrorMessage(conn));
-        /* The failed PGconn stays in its slot; the next acquire resets it. */
-        put_slot(pool, slot);
-        return SP_EUNAVAILABLE;
-    }
+    void *conn = NULL;
+    int rc = sp_pool_acquire(pool->conns, timeout_ms, &conn, NULL);
     *out = conn;
-    return 0;
+    return rc;
 }
 
 void sp_db_pool_release(sp_db_pool_t *pool, PGconn *conn)
@@ -397,26 +359,8 @@ void sp_db_pool_release(sp_db_pool_t *pool, PGconn *conn)
             discard = 1;
         }
     }
-    pthread_mutex_lock(&pool->mu);
-    int slot = -1;
-    for (int i = 0; i < pool->size; i++) {
-        if (pool->conns[i] == conn) {
-            slot = i;
-            break;
-        }
-    }
-    assert(slot >= 0 && "connection released to a pool it does not belong to");
-    if (slot < 0) {
-        pthread_mutex_unlock(&pool->mu);
-        return;
-    }
-    if (discard)
-        pool->conns[slot] = NULL;
-    pool->free_slots[pool->nfree++] = slot;
-    pthread_cond_signal(&pool->cv);
-    pthread_mutex_unlock(&pool->mu);
-    if (discard)
-        PQfinish(conn);
+    /* A broken connection is kept: the next acquire resets it. */
+    sp_pool_release(pool->conns, conn, discard);
 }
 
 int sp_db_ping(sp_db_pool_t *pool)
@@ -467,9 +411,7 @@ int sp_db_tx_begin(sp_db_pool_t *pool, const char *tenant_id, sp_db_tx_t **out)
     if (!tx)
         return SP_ENOMEM;
     tx->pool = pool;
-    pthread_mutex_lock(&pool->mu);
-    int timeout_ms = pool->acquire_timeout_ms;
-    pthread_mutex_unlock(&pool->mu);
+    int timeout_ms = __atomic_load_n(&pool->acquire_timeout_ms, __ATOMIC_RELAXED);
     int rc = sp_db_pool_acquire(pool, timeout_ms, &tx->conn);
     if (rc != 0)
         goto fail_acquire;

@@ -37,6 +37,7 @@
 
 #include <microhttpd.h>
 
+#include "platform/buf.h"
 #include "platform/crypto.h"
 #include "platform/error.h"
 #include "platform/log.h"
@@ -78,8 +79,7 @@ struct conn_ctx {
     phase_t phase;
     sp_request_t *req;
     char *raw_query;
-    char *body;
-    size_t body_len, body_cap;
+    sp_buf_t body; /* bounded by srv->max_body */
     int too_large;
     char rid[REQUEST_ID_MAX + 1];
     struct timespec started;
@@ -253,7 +253,7 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
 static void ctx_free(conn_ctx_t *ctx)
 {
     sp_request_destroy(&ctx->req);
-    free(ctx->body);
+    sp_buf_cleanup(&ctx->body);
     free(ctx->raw_query);
     pthread_mutex_destroy(&ctx->mu);
     free(ctx);
@@ -290,6 +290,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     ctx->srv = srv;
     ctx->conn = conn;
     ctx->refs = 1;
+    sp_buf_init(&ctx->body, srv->max_body);
     clock_gettime(CLOCK_MONOTONIC, &ctx->started);
 
     pthread_mutex_lock(&srv->mu);
@@ -505,38 +506,19 @@ static int build_request(conn_ctx_t *ctx, const char *url, const char *method)
 
 static void append_body(conn_ctx_t *ctx, const char *data, size_t n)
 {
-    size_t max = ctx->srv->max_body;
     if (ctx->too_large)
         return;
-    if (n > max - ctx->body_len) {
-        /* Over the limit: drop what we have and discard the rest unread. */
-        ctx->too_large = 1;
-        free(ctx->body);
-        ctx->body = NULL;
-        ctx->body_len = ctx->body_cap = 0;
+    size_t had = sp_buf_len(&ctx->body);
+    int rc = sp_buf_append(&ctx->body, data, n);
+    if (rc == 0)
         return;
-    }
-    if (ctx->body_len + n > ctx->body_cap) {
-        size_t cap = ctx->body_cap ? ctx->body_cap : 4096;
-        while (cap < ctx->body_len + n)
-            cap *= 2;
-        if (cap > max)
-            cap = max;
-        char *grown = realloc(ctx->body, cap);
-        if (!grown) {
-            /* Treat like an oversized body rather than fail silently. */
-            sp_log_error("http: out of memory buffering a %zu-byte body", ctx->body_len + n);
-            ctx->too_large = 1;
-            free(ctx->body);
-            ctx->body = NULL;
-            ctx->body_len = ctx->body_cap = 0;
-            return;
-        }
-        ctx->body = grown;
-        ctx->body_cap = cap;
-    }
-    memcpy(ctx->body + ctx->body_len, data, n);
-    ctx->body_len += n;
+    /* Over the limit: drop what we have and discard the rest unread. Out
+     * of memory is treated like an oversized body rather than failing
+     * silently. */
+    if (rc == SP_ENOMEM)
+        sp_log_error("http: out of memory buffering a %zu-byte body", had + n);
+    ctx->too_large = 1;
+    sp_buf_cleanup(&ctx->body);
 }
 
 /* ---- CORS ------------------------------------------------------------------ */
@@ -681,13 +663,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                               "the request body is over %zu bytes", ctx->srv->max_body);
             return send_request_response(ctx);
         }
-        if (sp_request_set_body(ctx->req, ctx->body ? ctx->body : "", ctx->body_len) != SP_OK) {
+        if (sp_request_set_body(ctx->req, sp_buf_data(&ctx->body), sp_buf_len(&ctx->body)) !=
+            SP_OK) {
             sp_response_error(sp_request_response(ctx->req), 500, "internal", "out of memory");
             return send_request_response(ctx);
         }
-        free(ctx->body);
-        ctx->body = NULL;
-        ctx->body_len = ctx->body_cap = 0;
+        sp_buf_cleanup(&ctx->body);
         return dispatch(ctx);
     case PHASE_SUSPENDED: {
         /* Resumed, either by the handler's completion or by stop(). */

@@ -1,4 +1,5 @@
 #include "platform/log.h"
+#include "platform/buf.h"
 #include "platform/error.h"
 
 #include <pthread.h>
@@ -13,14 +14,10 @@
  * on every request, and a malloc there would cost more than the log line. */
 #define CTX_MAX     64
 #define SERVICE_MAX 64
-/* Most messages fit on the stack; longer ones fall back to the heap. */
-#define MSG_STACK 1024
-
-typedef struct {
-    char *data;
-    size_t len, cap;
-    int failed;
-} buf_t;
+/* Most messages, and the lines built around them, fit on the stack; longer
+ * ones fall back to the heap. */
+#define MSG_STACK  1024
+#define LINE_STACK 2048
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static char g_service[SERVICE_MAX] = "unknown";
@@ -86,36 +83,6 @@ void sp_log_clear_context(void)
     t_tenant_id[0] = '\0';
 }
 
-static void buf_reserve(buf_t *b, size_t extra)
-{
-    if (b->failed || b->cap - b->len >= extra)
-        return;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap - b->len < extra)
-        cap *= 2;
-    char *p = realloc(b->data, cap);
-    if (!p) {
-        b->failed = 1;
-        return;
-    }
-    b->data = p;
-    b->cap = cap;
-}
-
-static void buf_put(buf_t *b, const char *s, size_t n)
-{
-    buf_reserve(b, n);
-    if (b->failed)
-        return;
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-}
-
-static void buf_puts(buf_t *b, const char *s)
-{
-    buf_put(b, s, strlen(s));
-}
-
 /* Length of the well-formed UTF-8 sequence at s (at most n bytes available),
  * or 0 when the bytes there are not valid UTF-8: overlong forms, surrogates
  * and code points past U+10FFFF are rejected as RFC 3629 requires. */
@@ -154,7 +121,7 @@ static size_t utf8_seq_len(const unsigned char *s, size_t n)
 /* Appends s as a JSON string body. Control characters become \uXXXX escapes
  * and every byte that is not part of valid UTF-8 becomes U+FFFD, so a line is
  * always valid JSON whatever a caller formats into it. */
-static void buf_put_json(buf_t *b, const char *str)
+static void put_json(sp_buf_t *b, const char *str)
 {
     const unsigned char *s = (const unsigned char *)str;
     size_t n = strlen(str);
@@ -189,32 +156,32 @@ static void buf_put_json(buf_t *b, const char *str)
             break;
         }
         if (esc) {
-            buf_puts(b, esc);
+            sp_buf_puts(b, esc);
             i++;
         } else if (c < 0x20) {
             snprintf(tmp, sizeof(tmp), "\\u%04x", c);
-            buf_puts(b, tmp);
+            sp_buf_puts(b, tmp);
             i++;
         } else {
             size_t len = utf8_seq_len(s + i, n - i);
             if (len == 0) {
-                buf_puts(b, "\\ufffd");
+                sp_buf_puts(b, "\\ufffd");
                 i++;
             } else {
-                buf_put(b, (const char *)s + i, len);
+                sp_buf_append(b, s + i, len);
                 i += len;
             }
         }
     }
 }
 
-static void buf_put_field(buf_t *b, const char *key, const char *value)
+static void put_field(sp_buf_t *b, const char *key, const char *value)
 {
-    buf_puts(b, ",\"");
-    buf_puts(b, key);
-    buf_puts(b, "\":\"");
-    buf_put_json(b, value);
-    buf_puts(b, "\"");
+    sp_buf_puts(b, ",\"");
+    sp_buf_puts(b, key);
+    sp_buf_puts(b, "\":\"");
+    put_json(b, value);
+    sp_buf_puts(b, "\"");
 }
 
 void sp_log_write(sp_log_level_t level, const char *fmt, ...)
@@ -250,34 +217,36 @@ void sp_log_write(sp_log_level_t level, const char *fmt, ...)
     size_t tl = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(ts + tl, sizeof(ts) - tl, ".%03ldZ", now.tv_nsec / 1000000L);
 
-    buf_t b = {0};
-    buf_puts(&b, "{\"ts\":\"");
-    buf_puts(&b, ts);
-    buf_puts(&b, "\",\"level\":\"");
-    buf_puts(&b, level_names[level]);
-    buf_puts(&b, "\"");
+    char line[LINE_STACK];
+    sp_buf_t b;
+    sp_buf_init_fixed(&b, line, sizeof(line), 0);
+    sp_buf_puts(&b, "{\"ts\":\"");
+    sp_buf_puts(&b, ts);
+    sp_buf_puts(&b, "\",\"level\":\"");
+    sp_buf_puts(&b, level_names[level]);
+    sp_buf_puts(&b, "\"");
 
     pthread_mutex_lock(&g_lock);
-    buf_put_field(&b, "service", g_service);
+    put_field(&b, "service", g_service);
     pthread_mutex_unlock(&g_lock);
 
-    buf_put_field(&b, "msg", msg);
+    put_field(&b, "msg", msg);
     if (t_request_id[0])
-        buf_put_field(&b, "request_id", t_request_id);
+        put_field(&b, "request_id", t_request_id);
     if (t_tenant_id[0])
-        buf_put_field(&b, "tenant_id", t_tenant_id);
-    buf_puts(&b, "}\n");
+        put_field(&b, "tenant_id", t_tenant_id);
+    sp_buf_puts(&b, "}\n");
 
     if (msg != stack_msg)
         free(msg);
 
     /* One fwrite under the lock keeps lines whole when threads log at once. */
-    if (!b.failed) {
+    if (!sp_buf_failed(&b)) {
         pthread_mutex_lock(&g_lock);
         FILE *out = g_out ? g_out : stderr;
-        fwrite(b.data, 1, b.len, out);
+        fwrite(sp_buf_data(&b), 1, sp_buf_len(&b), out);
         fflush(out);
         pthread_mutex_unlock(&g_lock);
     }
-    free(b.data);
+    sp_buf_cleanup(&b);
 }

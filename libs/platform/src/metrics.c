@@ -1,4 +1,5 @@
 #include "platform/metrics.h"
+#include "platform/buf.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -470,51 +471,19 @@ void sp_histogram_observe(sp_histogram_t *h, double v, ...)
 
 /* ---- rendering ---------------------------------------------------------- */
 
-typedef struct {
-    char *data;
-    size_t len, cap;
-    int failed;
-} buf_t;
-
-static void buf_put(buf_t *b, const char *s, size_t n)
-{
-    if (b->failed)
-        return;
-    if (b->cap - b->len < n + 1) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap - b->len < n + 1)
-            cap *= 2;
-        char *p = realloc(b->data, cap);
-        if (!p) {
-            b->failed = 1;
-            return;
-        }
-        b->data = p;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-static void buf_puts(buf_t *b, const char *s)
-{
-    buf_put(b, s, strlen(s));
-}
-
 /* Writes s escaping backslash and newline, plus double quote inside label
  * values, as the text format requires. */
-static void buf_put_escaped(buf_t *b, const char *s, int quote)
+static void put_escaped(sp_buf_t *b, const char *s, int quote)
 {
     for (; *s; s++) {
         if (*s == '\\')
-            buf_puts(b, "\\\\");
+            sp_buf_puts(b, "\\\\");
         else if (*s == '\n')
-            buf_puts(b, "\\n");
+            sp_buf_puts(b, "\\n");
         else if (quote && *s == '"')
-            buf_puts(b, "\\\"");
+            sp_buf_puts(b, "\\\"");
         else
-            buf_put(b, s, 1);
+            sp_buf_putc(b, *s);
     }
 }
 
@@ -535,68 +504,66 @@ static void format_double(char *out, size_t cap, double v)
     }
 }
 
-static void buf_put_double(buf_t *b, double v)
+static void put_double(sp_buf_t *b, double v)
 {
     char num[40];
     format_double(num, sizeof(num), v);
-    buf_puts(b, num);
+    sp_buf_puts(b, num);
 }
 
-static void buf_put_u64(buf_t *b, uint64_t v)
+static void put_u64(sp_buf_t *b, uint64_t v)
 {
-    char num[24];
-    snprintf(num, sizeof(num), "%llu", (unsigned long long)v);
-    buf_puts(b, num);
+    sp_buf_appendf(b, "%llu", (unsigned long long)v);
 }
 
 /* name{l1="v1",l2="v2",le="x"} — le may be NULL; braces are left out when
  * there is no label at all. */
-static void put_sample_name(buf_t *b, const metric_t *m, const char *suffix, const series_t *s,
+static void put_sample_name(sp_buf_t *b, const metric_t *m, const char *suffix, const series_t *s,
                             const char *le)
 {
-    buf_puts(b, m->name);
-    buf_puts(b, suffix);
+    sp_buf_puts(b, m->name);
+    sp_buf_puts(b, suffix);
     if (m->n_labels == 0 && !le)
         return;
-    buf_puts(b, "{");
+    sp_buf_puts(b, "{");
     for (int i = 0; i < m->n_labels; i++) {
         if (i)
-            buf_puts(b, ",");
-        buf_puts(b, m->labels[i]);
-        buf_puts(b, "=\"");
-        buf_put_escaped(b, s->values[i], 1);
-        buf_puts(b, "\"");
+            sp_buf_puts(b, ",");
+        sp_buf_puts(b, m->labels[i]);
+        sp_buf_puts(b, "=\"");
+        put_escaped(b, s->values[i], 1);
+        sp_buf_puts(b, "\"");
     }
     if (le) {
         if (m->n_labels)
-            buf_puts(b, ",");
-        buf_puts(b, "le=\"");
-        buf_puts(b, le);
-        buf_puts(b, "\"");
+            sp_buf_puts(b, ",");
+        sp_buf_puts(b, "le=\"");
+        sp_buf_puts(b, le);
+        sp_buf_puts(b, "\"");
     }
-    buf_puts(b, "}");
+    sp_buf_puts(b, "}");
 }
 
-static void render_metric(buf_t *b, metric_t *m)
+static void render_metric(sp_buf_t *b, metric_t *m)
 {
-    buf_puts(b, "# HELP ");
-    buf_puts(b, m->name);
-    buf_puts(b, " ");
-    buf_put_escaped(b, m->help, 0);
-    buf_puts(b, "\n# TYPE ");
-    buf_puts(b, m->name);
-    buf_puts(b, " ");
-    buf_puts(b, kind_names[m->kind]);
-    buf_puts(b, "\n");
+    sp_buf_puts(b, "# HELP ");
+    sp_buf_puts(b, m->name);
+    sp_buf_puts(b, " ");
+    put_escaped(b, m->help, 0);
+    sp_buf_puts(b, "\n# TYPE ");
+    sp_buf_puts(b, m->name);
+    sp_buf_puts(b, " ");
+    sp_buf_puts(b, kind_names[m->kind]);
+    sp_buf_puts(b, "\n");
 
     pthread_mutex_lock(&m->lock);
-    for (size_t i = 0; i < m->n_series && !b->failed; i++) {
+    for (size_t i = 0; i < m->n_series && !sp_buf_failed(b); i++) {
         const series_t *s = m->series[i];
         if (m->kind != KIND_HISTOGRAM) {
             put_sample_name(b, m, "", s, NULL);
-            buf_puts(b, " ");
-            buf_put_double(b, s->value);
-            buf_puts(b, "\n");
+            sp_buf_puts(b, " ");
+            put_double(b, s->value);
+            sp_buf_puts(b, "\n");
             continue;
         }
         uint64_t cumulative = 0;
@@ -608,37 +575,32 @@ static void render_metric(buf_t *b, metric_t *m)
                 snprintf(le, sizeof(le), "+Inf");
             cumulative += s->counts[k];
             put_sample_name(b, m, "_bucket", s, le);
-            buf_puts(b, " ");
-            buf_put_u64(b, cumulative);
-            buf_puts(b, "\n");
+            sp_buf_puts(b, " ");
+            put_u64(b, cumulative);
+            sp_buf_puts(b, "\n");
         }
         put_sample_name(b, m, "_sum", s, NULL);
-        buf_puts(b, " ");
-        buf_put_double(b, s->sum);
-        buf_puts(b, "\n");
+        sp_buf_puts(b, " ");
+        put_double(b, s->sum);
+        sp_buf_puts(b, "\n");
         put_sample_name(b, m, "_count", s, NULL);
-        buf_puts(b, " ");
-        buf_put_u64(b, s->count);
-        buf_puts(b, "\n");
+        sp_buf_puts(b, " ");
+        put_u64(b, s->count);
+        sp_buf_puts(b, "\n");
     }
     pthread_mutex_unlock(&m->lock);
 }
 
 char *sp_metrics_render(size_t *len)
 {
-    buf_t b = {0};
-    buf_put(&b, "", 0); /* an empty registry still yields "" */
+    sp_buf_t b;
+    sp_buf_init(&b, 0);
     /* Lock order is always registry, then metric; updates take only the
      * metric lock, so they never wait on a render for long. */
     pthread_mutex_lock(&g_lock);
-    for (size_t i = 0; i < g_n_metrics && !b.failed; i++)
+    for (size_t i = 0; i < g_n_metrics && !sp_buf_failed(&b); i++)
         render_metric(&b, g_metrics[i]);
     pthread_mutex_unlock(&g_lock);
-    if (b.failed) {
-        free(b.data);
-        return NULL;
-    }
-    if (len)
-        *len = b.len;
-    return b.data;
+    /* NULL when rendering failed; an empty registry yields "". */
+    return sp_buf_take(&b, len);
 }

@@ -1,34 +1,28 @@
 /*
  * redis.c — hiredis connection pool, GCRA rate limiter, TTL cache.
  *
- * Same shape as the PostgreSQL pool: a fixed array of slots, one mutex, a
- * condition variable for waiters; connecting happens outside the lock.
+ * The pool is platform/pool.h holding redisContext pointers, as for
+ * PostgreSQL; a context is freed on any error rather than reset.
  */
 #include "platform/redis.h"
 
 #include <errno.h>
 #include <mbedtls/sha1.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
-#include <time.h>
 
 #include "platform/error.h"
 #include "platform/log.h"
+#include "platform/pool.h"
 
 struct sp_redis_pool {
     char *host;
     int port;
     char *password;
-    int size;
     int timeout_ms;
-    redisContext **conns; /* per slot; NULL until connected or after an error */
-    int *free_slots;
-    int nfree;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
+    sp_pool_t *conns;    /* redisContext *; dropped on any error */
     char script_sha[41]; /* SHA1 of RATE_SCRIPT, for EVALSHA */
 };
 
@@ -62,77 +56,6 @@ static const char RATE_SCRIPT[] =
     "return {1, remaining, 0, ttl}\n";
 
 /* ---- pool ------------------------------------------------------------ */
-
-sp_redis_pool_t *sp_redis_pool_new(const char *host, int port, const char *password, int size,
-                                   int timeout_ms)
-{
-    if (!host || !*host || port <= 0 || port > 65535 || size < 1 || timeout_ms <= 0)
-        return NULL;
-    sp_redis_pool_t *pool = calloc(1, sizeof(*pool));
-    if (!pool)
-        return NULL;
-    pool->host = strdup(host);
-    pool->password = password ? strdup(password) : NULL;
-    pool->conns = calloc((size_t)size, sizeof(*pool->conns));
-    pool->free_slots = calloc((size_t)size, sizeof(*pool->free_slots));
-    if (!pool->host || (password && !pool->password) || !pool->conns || !pool->free_slots)
-        goto fail_alloc;
-    pool->port = port;
-    pool->size = size;
-    pool->timeout_ms = timeout_ms;
-    for (int i = 0; i < size; i++)
-        pool->free_slots[i] = size - 1 - i;
-    pool->nfree = size;
-
-    unsigned char digest[20];
-    if (mbedtls_sha1_ret((const unsigned char *)RATE_SCRIPT, strlen(RATE_SCRIPT), digest) != 0)
-        goto fail_alloc;
-    for (int i = 0; i < 20; i++)
-        snprintf(pool->script_sha + 2 * i, 3, "%02x", digest[i]);
-
-    pthread_condattr_t attr;
-    if (pthread_condattr_init(&attr) != 0)
-        goto fail_alloc;
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    int rc = pthread_cond_init(&pool->cv, &attr);
-    pthread_condattr_destroy(&attr);
-    if (rc != 0)
-        goto fail_alloc;
-    pthread_mutex_init(&pool->mu, NULL);
-    return pool;
-
-fail_alloc:
-    free(pool->free_slots);
-    free(pool->conns);
-    free(pool->password);
-    free(pool->host);
-    free(pool);
-    return NULL;
-}
-
-void sp_redis_pool_destroy(sp_redis_pool_t **self_p)
-{
-    if (!self_p || !*self_p)
-        return;
-    sp_redis_pool_t *pool = *self_p;
-    *self_p = NULL;
-    if (pool->nfree != pool->size)
-        sp_log_error("redis: pool destroyed with %d connection(s) in use",
-                     pool->size - pool->nfree);
-    for (int i = 0; i < pool->size; i++)
-        if (pool->conns[i])
-            redisFree(pool->conns[i]);
-    pthread_cond_destroy(&pool->cv);
-    pthread_mutex_destroy(&pool->mu);
-    if (pool->password) {
-        explicit_bzero(pool->password, strlen(pool->password));
-        free(pool->password);
-    }
-    free(pool->free_slots);
-    free(pool->conns);
-    free(pool->host);
-    free(pool);
-}
 
 static struct timeval ms_to_tv(int ms)
 {
@@ -174,53 +97,75 @@ static redisContext *connect_one(sp_redis_pool_t *pool)
     return ctx;
 }
 
-static void put_slot(sp_redis_pool_t *pool, int slot, redisContext *ctx)
+/* sp_pool_ops_t.open: a failure to connect is logged by connect_one. */
+static int pool_open(void *ctx, void **out)
 {
-    pthread_mutex_lock(&pool->mu);
-    pool->conns[slot] = ctx;
-    pool->free_slots[pool->nfree++] = slot;
-    pthread_cond_signal(&pool->cv);
-    pthread_mutex_unlock(&pool->mu);
+    redisContext *c = connect_one(ctx);
+    if (!c)
+        return SP_EUNAVAILABLE;
+    *out = c;
+    return 0;
 }
 
-/* Takes a slot and makes sure it has a live connection. *reused says the
- * connection was idle in the pool (it may have gone stale). */
-static int acquire(sp_redis_pool_t *pool, int *slot_out, redisContext **ctx_out, int *reused)
+static void pool_close(void *ctx, void *conn)
 {
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += pool->timeout_ms / 1000;
-    deadline.tv_nsec += (long)(pool->timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&pool->mu);
-    while (pool->nfree == 0) {
-        if (pthread_cond_timedwait(&pool->cv, &pool->mu, &deadline) == ETIMEDOUT &&
-            pool->nfree == 0) {
-            pthread_mutex_unlock(&pool->mu);
-            sp_log_warn("redis: no free connection within %d ms (pool size %d)", pool->timeout_ms,
-                        pool->size);
-            return SP_ETIMEDOUT;
-        }
-    }
-    int slot = pool->free_slots[--pool->nfree];
-    redisContext *ctx = pool->conns[slot];
-    pool->conns[slot] = NULL;
-    pthread_mutex_unlock(&pool->mu);
+    (void)ctx;
+    redisFree(conn);
+}
 
-    *reused = ctx != NULL;
-    if (!ctx) {
-        ctx = connect_one(pool);
-        if (!ctx) {
-            put_slot(pool, slot, NULL);
-            return SP_EUNAVAILABLE;
-        }
+/* No check callback: a context is freed on its first error, so an idle one
+ * can only have been closed by the server, which the command retry covers. */
+static const sp_pool_ops_t pool_ops = {
+    .open = pool_open,
+    .close = pool_close,
+};
+
+sp_redis_pool_t *sp_redis_pool_new(const char *host, int port, const char *password, int size,
+                                   int timeout_ms)
+{
+    if (!host || !*host || port <= 0 || port > 65535 || size < 1 || timeout_ms <= 0)
+        return NULL;
+    sp_redis_pool_t *pool = calloc(1, sizeof(*pool));
+    if (!pool)
+        return NULL;
+    pool->host = strdup(host);
+    pool->password = password ? strdup(password) : NULL;
+    if (!pool->host || (password && !pool->password))
+        goto fail_alloc;
+    pool->port = port;
+    pool->timeout_ms = timeout_ms;
+
+    unsigned char digest[20];
+    if (mbedtls_sha1_ret((const unsigned char *)RATE_SCRIPT, strlen(RATE_SCRIPT), digest) != 0)
+        goto fail_alloc;
+    for (int i = 0; i < 20; i++)
+        snprintf(pool->script_sha + 2 * i, 3, "%02x", digest[i]);
+
+    pool->conns = sp_pool_new("redis", size, &pool_ops, pool);
+    if (!pool->conns)
+        goto fail_alloc;
+    return pool;
+
+fail_alloc:
+    free(pool->password);
+    free(pool->host);
+    free(pool);
+    return NULL;
+}
+
+void sp_redis_pool_destroy(sp_redis_pool_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    sp_redis_pool_t *pool = *self_p;
+    *self_p = NULL;
+    sp_pool_destroy(&pool->conns);
+    if (pool->password) {
+        explicit_bzero(pool->password, strlen(pool->password));
+        free(pool->password);
     }
-    *slot_out = slot;
-    *ctx_out = ctx;
-    return 0;
+    free(pool->host);
+    free(pool);
 }
 
 int sp_redis_command(sp_redis_pool_t *pool, redisReply **out, int argc, const char **argv,
@@ -228,15 +173,16 @@ int sp_redis_command(sp_redis_pool_t *pool, redisReply **out, int argc, const ch
 {
     *out = NULL;
     for (int attempt = 0;; attempt++) {
-        int slot, reused;
-        redisContext *ctx;
-        int rc = acquire(pool, &slot, &ctx, &reused);
+        int reused;
+        void *conn;
+        int rc = sp_pool_acquire(pool->conns, pool->timeout_ms, &conn, &reused);
         if (rc != 0)
             return rc;
+        redisContext *ctx = conn;
         redisReply *reply = redisCommandArgv(ctx, argc, argv, argvlen);
         int saved_errno = errno;
         if (reply) {
-            put_slot(pool, slot, ctx);
+            sp_pool_release(pool->conns, ctx, 0);
             *out = reply;
             return 0;
         }
@@ -244,8 +190,7 @@ int sp_redis_command(sp_redis_pool_t *pool, redisReply **out, int argc, const ch
         int err = ctx->err;
         char errstr[128];
         snprintf(errstr, sizeof(errstr), "%s", ctx->errstr);
-        redisFree(ctx);
-        put_slot(pool, slot, NULL);
+        sp_pool_release(pool->conns, ctx, 1);
         if (err == REDIS_ERR_OOM)
             return SP_ENOMEM;
         /* A connection idle in the pool may have been closed by a restarted

@@ -6,6 +6,7 @@
 #include "platform/http.h"
 #include "platform/log.h"
 #include "platform/metrics.h"
+#include "platform/permissions.h"
 #include "platform/topology.h"
 
 #include <czmq.h>
@@ -27,11 +28,25 @@ typedef struct {
     void *ud;
 } check_t;
 
+#define MAX_TOPICS  16
+#define MAX_METHODS 64
+
 typedef struct {
     sp_events_consumer_t *consumer;
+    const char *group;
+    const char *topics[MAX_TOPICS];
+    size_t n_topics;
+    sp_events_handler_fn handler;
+    void *ud;
     pthread_t thread;
     int running;
 } consumer_slot_t;
+
+typedef struct {
+    char *name;
+    sp_rpc_method_fn fn;
+    void *ud;
+} method_t;
 
 typedef struct {
     char *service;
@@ -64,12 +79,30 @@ struct sp_service {
     int ops_port, rpc_port, http_port, rpc_workers, http_threads, grace_ms;
     int max_body;
 
+    /* what the use_* calls asked for, connected by sp_service_run */
+    struct {
+        int wanted, pool_size;
+        const char *url, *migrate_url, *dir, *app_role;
+        char *schema;
+    } pg;
+    struct {
+        int wanted, pool_size, port;
+        char *host, *password;
+    } rd;
+    struct {
+        int wanted;
+        const char *url, *database, *user, *password;
+    } chc;
+    int kafka_wanted, producer_wanted, serve_rpc, help;
+    method_t methods[MAX_METHODS];
+    size_t n_methods;
+
     /* dependencies and servers */
     sp_db_pool_t *db;
     sp_redis_pool_t *redis;
     sp_ch_t *ch;
     sp_events_producer_t *producer;
-    char *kafka_brokers;
+    const char *kafka_brokers;
     const char *topic_prefix;
     sp_rpc_server_t *rpc;
     int serve_http;
@@ -144,6 +177,34 @@ static sp_handler_result_t metrics_page(sp_request_t *req, void *ud)
     return SP_HANDLER_DONE;
 }
 
+static void add_route_json(const char *method, const char *pattern, const char *permission,
+                           void *ud)
+{
+    cJSON *route = cJSON_CreateObject();
+    cJSON_AddStringToObject(route, "method", method);
+    cJSON_AddStringToObject(route, "pattern", pattern);
+    if (permission)
+        cJSON_AddStringToObject(route, "permission", permission);
+    else
+        cJSON_AddNullToObject(route, "permission");
+    cJSON_AddItemToArray(ud, route);
+}
+
+/* GET /routes on the operations port: the service's routing table, so tests
+ * and tools can enumerate every route (and a new route is covered without
+ * editing them). */
+static sp_handler_result_t routes_page(sp_request_t *req, void *ud)
+{
+    sp_service_t *svc = ud;
+    cJSON *body = cJSON_CreateObject();
+    cJSON *routes = cJSON_AddArrayToObject(body, "routes");
+    cJSON_AddStringToObject(body, "service", svc->info->name);
+    sp_router_foreach(svc->router, add_route_json, routes);
+    sp_response_json(sp_request_response(req), 200, body);
+    cJSON_Delete(body);
+    return SP_HANDLER_DONE;
+}
+
 /* Fills *ready and a copy of the checks' JSON from the cache, refreshing it
  * when older than a second. Returns the parsed checks (caller deletes). */
 static cJSON *cached_checks(sp_service_t *svc, int *ready)
@@ -190,9 +251,8 @@ static sp_handler_result_t system_status(sp_request_t *req, void *ud)
 
 static void usage(sp_service_t *svc)
 {
-    printf("%s %s — Serphona service\n\nUsage: %s [--help | --version]\n\n"
-           "Configuration comes from environment variables:\n\n",
-           svc->info->name, SP_VERSION, svc->info->name);
+    printf("%s %s — Serphona service\n\nUsage: %s [--help | --version]\n\n", svc->info->name,
+           SP_VERSION, svc->info->name);
     sp_config_describe(svc->cfg, stdout);
 }
 
@@ -225,6 +285,9 @@ sp_service_t *sp_service_new(const char *name, int argc, char **argv)
     svc->strings = sp_arena_new();
     if (!svc->cfg || !svc->router || !svc->ops_router || !svc->strings)
         goto fail;
+    /* Every service checks a route's permission against the caller's roles
+     * itself, whatever the gateway already checked (defence in depth). */
+    sp_router_set_authorizer(svc->router, sp_permissions_authorize, NULL);
 
     sp_config_t *cfg = svc->cfg;
     int level = sp_config_enum(cfg, "SERPHONA_LOG_LEVEL", SP_LOG_INFO, LOG_LEVELS,
@@ -256,11 +319,10 @@ sp_service_t *sp_service_new(const char *name, int argc, char **argv)
                                       "Prefix of every Kafka topic name (tests isolate runs).");
 
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage(svc);
-            sp_service_destroy(&svc);
-            exit(0);
-        }
+        /* --help is answered by sp_service_run, once main() has declared
+         * every dependency and so every variable has been read. */
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            svc->help = 1;
         if (strcmp(argv[i], "--version") == 0) {
             printf("%s %s\n", name, SP_VERSION);
             sp_service_destroy(&svc);
@@ -274,7 +336,8 @@ sp_service_t *sp_service_new(const char *name, int argc, char **argv)
     if (!path || sp_router_add(svc->router, "GET", path, NULL, system_status, svc) ||
         sp_router_add(svc->ops_router, "GET", "/health/live", NULL, health_live, svc) ||
         sp_router_add(svc->ops_router, "GET", "/health/ready", NULL, health_ready, svc) ||
-        sp_router_add(svc->ops_router, "GET", "/metrics", NULL, metrics_page, svc))
+        sp_router_add(svc->ops_router, "GET", "/metrics", NULL, metrics_page, svc) ||
+        sp_router_add(svc->ops_router, "GET", "/routes", NULL, routes_page, svc))
         goto fail;
     return svc;
 fail:
@@ -319,40 +382,34 @@ int sp_service_on_shutdown(sp_service_t *svc, void (*fn)(void *ud), void *ud)
 
 /* ---- dependencies ------------------------------------------------------------ */
 
+/* The use_* functions only read and validate configuration; connecting,
+ * migrating and binding happen in sp_service_run, so `--help` can list every
+ * variable without touching the network. */
+
 static int db_ready(void *ud)
 {
-    return sp_db_ping(ud);
+    sp_service_t *svc = ud;
+    return svc->db ? sp_db_ping(svc->db) : SP_EUNAVAILABLE;
 }
 
 int sp_service_use_postgres(sp_service_t *svc, const char *schema)
 {
     sp_config_t *cfg = svc->cfg;
-    const char *url = sp_config_required(cfg, "SERPHONA_PG_URL",
-                                         "PostgreSQL URI of the app role (no BYPASSRLS).");
-    const char *migrate_url =
+    svc->pg.url = sp_config_required(cfg, "SERPHONA_PG_URL",
+                                     "PostgreSQL URI of the app role (no BYPASSRLS).");
+    svc->pg.migrate_url =
         sp_config_str(cfg, "SERPHONA_PG_MIGRATE_URL", NULL,
                       "PostgreSQL URI of the owner role; when set, migrations run at start.");
     char *def_dir = sp_arena_printf(svc->strings, "services/%s/migrations", svc->info->name);
-    const char *dir = sp_config_str(cfg, "SERPHONA_MIGRATIONS_DIR", def_dir,
-                                    "Directory of this service's NNN_name.sql migrations.");
-    const char *app_role = sp_config_str(cfg, "SERPHONA_PG_APP_ROLE", "serphona_app",
-                                         "Role granted access to migrated tables.");
-    int pool = sp_config_int(cfg, "SERPHONA_PG_POOL_SIZE", 8, 1, 512,
-                             "PostgreSQL connections in the pool.");
-    if (sp_config_check(cfg) != 0)
-        return SP_ECONFIG;
-    if (migrate_url) {
-        int rc = sp_db_migrate(migrate_url, schema, dir, app_role);
-        if (rc != 0) {
-            sp_log_error("migrations of schema %s from %s failed: %s", schema, dir,
-                         sp_strerror(rc));
-            return rc;
-        }
-    }
-    svc->db = sp_db_pool_new(url, pool);
-    if (!svc->db)
-        return SP_ENOMEM;
-    return sp_service_add_ready_check(svc, "postgres", db_ready, svc->db);
+    svc->pg.dir = sp_config_str(cfg, "SERPHONA_MIGRATIONS_DIR", def_dir,
+                                "Directory of this service's NNN_name.sql migrations.");
+    svc->pg.app_role = sp_config_str(cfg, "SERPHONA_PG_APP_ROLE", "serphona_app",
+                                     "Role granted access to migrated tables.");
+    svc->pg.pool_size = sp_config_int(cfg, "SERPHONA_PG_POOL_SIZE", 8, 1, 512,
+                                      "PostgreSQL connections in the pool.");
+    svc->pg.schema = sp_arena_strdup(svc->strings, schema);
+    svc->pg.wanted = 1;
+    return sp_service_add_ready_check(svc, "postgres", db_ready, svc);
 }
 
 sp_db_pool_t *sp_service_db(sp_service_t *svc)
@@ -362,7 +419,8 @@ sp_db_pool_t *sp_service_db(sp_service_t *svc)
 
 static int redis_ready(void *ud)
 {
-    return sp_redis_ping(ud);
+    sp_service_t *svc = ud;
+    return svc->redis ? sp_redis_ping(svc->redis) : SP_EUNAVAILABLE;
 }
 
 /* Parses redis://[[user]:password@]host[:port][/db]; the db index is ignored
@@ -402,18 +460,12 @@ int sp_service_use_redis(sp_service_t *svc)
     sp_config_t *cfg = svc->cfg;
     const char *url = sp_config_str(cfg, "SERPHONA_REDIS_URL", "redis://127.0.0.1:6379",
                                     "Redis URI: redis://[:password@]host:port.");
-    int pool =
+    svc->rd.pool_size =
         sp_config_int(cfg, "SERPHONA_REDIS_POOL_SIZE", 8, 1, 512, "Redis connections in the pool.");
-    char *host = NULL, *password = NULL;
-    int port = 0;
-    if (parse_redis_url(svc->strings, url, &host, &port, &password) != 0)
+    if (parse_redis_url(svc->strings, url, &svc->rd.host, &svc->rd.port, &svc->rd.password) != 0)
         sp_config_add_error(cfg, "SERPHONA_REDIS_URL: expected redis://[:password@]host:port");
-    if (sp_config_check(cfg) != 0)
-        return SP_ECONFIG;
-    svc->redis = sp_redis_pool_new(host, port, password, pool, 2000);
-    if (!svc->redis)
-        return SP_ENOMEM;
-    return sp_service_add_ready_check(svc, "redis", redis_ready, svc->redis);
+    svc->rd.wanted = 1;
+    return sp_service_add_ready_check(svc, "redis", redis_ready, svc);
 }
 
 sp_redis_pool_t *sp_service_redis(sp_service_t *svc)
@@ -423,26 +475,22 @@ sp_redis_pool_t *sp_service_redis(sp_service_t *svc)
 
 static int ch_ready(void *ud)
 {
-    return sp_ch_ping(ud);
+    sp_service_t *svc = ud;
+    return svc->ch ? sp_ch_ping(svc->ch) : SP_EUNAVAILABLE;
 }
 
 int sp_service_use_clickhouse(sp_service_t *svc)
 {
     sp_config_t *cfg = svc->cfg;
-    const char *url = sp_config_str(cfg, "SERPHONA_CLICKHOUSE_URL", "http://127.0.0.1:8123",
-                                    "ClickHouse HTTP interface URL.");
-    const char *db =
+    svc->chc.url = sp_config_str(cfg, "SERPHONA_CLICKHOUSE_URL", "http://127.0.0.1:8123",
+                                 "ClickHouse HTTP interface URL.");
+    svc->chc.database =
         sp_config_str(cfg, "SERPHONA_CLICKHOUSE_DATABASE", "serphona", "ClickHouse database.");
-    const char *user =
-        sp_config_str(cfg, "SERPHONA_CLICKHOUSE_USER", "default", "ClickHouse user.");
-    const char *password =
+    svc->chc.user = sp_config_str(cfg, "SERPHONA_CLICKHOUSE_USER", "default", "ClickHouse user.");
+    svc->chc.password =
         sp_config_str(cfg, "SERPHONA_CLICKHOUSE_PASSWORD", "", "ClickHouse password.");
-    if (sp_config_check(cfg) != 0)
-        return SP_ECONFIG;
-    svc->ch = sp_ch_new(url, db, user, password);
-    if (!svc->ch)
-        return SP_ENOMEM;
-    return sp_service_add_ready_check(svc, "clickhouse", ch_ready, svc->ch);
+    svc->chc.wanted = 1;
+    return sp_service_add_ready_check(svc, "clickhouse", ch_ready, svc);
 }
 
 sp_ch_t *sp_service_clickhouse(sp_service_t *svc)
@@ -461,25 +509,18 @@ static int kafka_ready(void *ud)
 /* Reads the brokers once and registers the one Kafka readiness check. */
 static int use_kafka(sp_service_t *svc)
 {
-    if (svc->kafka_brokers)
+    if (svc->kafka_wanted)
         return SP_OK;
-    const char *brokers = sp_config_required(svc->cfg, "SERPHONA_KAFKA_BROKERS",
-                                             "Kafka bootstrap servers, host:port[,host:port].");
-    if (sp_config_check(svc->cfg) != 0)
-        return SP_ECONFIG;
-    svc->kafka_brokers = sp_arena_strdup(svc->strings, brokers);
-    if (!svc->kafka_brokers)
-        return SP_ENOMEM;
+    svc->kafka_brokers = sp_config_required(svc->cfg, "SERPHONA_KAFKA_BROKERS",
+                                            "Kafka bootstrap servers, host:port[,host:port].");
+    svc->kafka_wanted = 1;
     return sp_service_add_ready_check(svc, "kafka", kafka_ready, svc);
 }
 
 int sp_service_use_kafka_producer(sp_service_t *svc)
 {
-    int rc = use_kafka(svc);
-    if (rc)
-        return rc;
-    svc->producer = sp_events_producer_new(svc->kafka_brokers, svc->info->name);
-    return svc->producer ? SP_OK : SP_EUNAVAILABLE;
+    svc->producer_wanted = 1;
+    return use_kafka(svc);
 }
 
 sp_events_producer_t *sp_service_producer(sp_service_t *svc)
@@ -498,36 +539,98 @@ int sp_service_add_consumer(sp_service_t *svc, const char *group_id, const char 
     int rc = use_kafka(svc);
     if (rc)
         return rc;
-    if (svc->n_consumers == MAX_CONSUMERS || n_topics == 0 || n_topics > 16)
+    if (svc->n_consumers == MAX_CONSUMERS || n_topics == 0 || n_topics > MAX_TOPICS)
         return SP_EINVAL;
-    const char *names[16];
+    consumer_slot_t *c = &svc->consumers[svc->n_consumers];
     for (size_t i = 0; i < n_topics; i++)
-        if (!(names[i] = sp_service_topic(svc, topics[i])))
+        if (!(c->topics[i] = sp_service_topic(svc, topics[i])))
             return SP_ENOMEM;
-    const char *group = sp_service_topic(svc, group_id);
-    sp_events_consumer_t *c =
-        sp_events_consumer_new(svc->kafka_brokers, group, names, n_topics, handler, ud);
-    if (!c)
+    c->n_topics = n_topics;
+    if (!(c->group = sp_service_topic(svc, group_id)))
+        return SP_ENOMEM;
+    c->handler = handler;
+    c->ud = ud;
+    svc->n_consumers++;
+    return SP_OK;
+}
+
+/* Connects what the use_* calls asked for, in dependency order. */
+static int connect_dependencies(sp_service_t *svc)
+{
+    if (svc->pg.wanted) {
+        if (svc->pg.migrate_url) {
+            int rc =
+                sp_db_migrate(svc->pg.migrate_url, svc->pg.schema, svc->pg.dir, svc->pg.app_role);
+            if (rc != 0) {
+                sp_log_error("migrations of schema %s from %s failed: %s", svc->pg.schema,
+                             svc->pg.dir, sp_strerror(rc));
+                return rc;
+            }
+        }
+        if (!(svc->db = sp_db_pool_new(svc->pg.url, svc->pg.pool_size)))
+            return SP_ENOMEM;
+    }
+    if (svc->rd.wanted &&
+        !(svc->redis = sp_redis_pool_new(svc->rd.host, svc->rd.port, svc->rd.password,
+                                         svc->rd.pool_size, 2000)))
+        return SP_ENOMEM;
+    if (svc->chc.wanted &&
+        !(svc->ch = sp_ch_new(svc->chc.url, svc->chc.database, svc->chc.user, svc->chc.password)))
+        return SP_ENOMEM;
+    if (svc->producer_wanted &&
+        !(svc->producer = sp_events_producer_new(svc->kafka_brokers, svc->info->name)))
         return SP_EUNAVAILABLE;
-    svc->consumers[svc->n_consumers++].consumer = c;
+    for (size_t i = 0; i < svc->n_consumers; i++) {
+        consumer_slot_t *c = &svc->consumers[i];
+        c->consumer = sp_events_consumer_new(svc->kafka_brokers, c->group, c->topics, c->n_topics,
+                                             c->handler, c->ud);
+        if (!c->consumer)
+            return SP_EUNAVAILABLE;
+    }
     return SP_OK;
 }
 
 /* ---- servers and clients ------------------------------------------------------- */
 
-sp_rpc_server_t *sp_service_serve_rpc(sp_service_t *svc)
+int sp_service_serve_rpc(sp_service_t *svc)
 {
-    if (svc->rpc)
-        return svc->rpc;
     if (!svc->info->rpc_port) {
         sp_log_error("%s has no RPC port", svc->info->name);
-        return NULL;
+        return SP_EINVAL;
     }
+    svc->serve_rpc = 1;
+    return SP_OK;
+}
+
+int sp_service_add_method(sp_service_t *svc, const char *method, sp_rpc_method_fn fn, void *ud)
+{
+    if (svc->n_methods == MAX_METHODS)
+        return SP_ENOMEM;
+    char *copy = sp_arena_strdup(svc->strings, method);
+    if (!copy)
+        return SP_ENOMEM;
+    svc->methods[svc->n_methods++] = (method_t){copy, fn, ud};
+    return SP_OK;
+}
+
+static int start_rpc(sp_service_t *svc)
+{
     char *endpoint = sp_arena_printf(svc->strings, "tcp://%s:%d", svc->bind_addr, svc->rpc_port);
     if (!endpoint)
-        return NULL;
+        return SP_ENOMEM;
     svc->rpc = sp_rpc_server_new(svc->info->name, endpoint, svc->router, svc->rpc_workers);
-    return svc->rpc;
+    if (!svc->rpc)
+        return SP_EIO;
+    for (size_t i = 0; i < svc->n_methods; i++) {
+        int rc = sp_rpc_server_add_method(svc->rpc, svc->methods[i].name, svc->methods[i].fn,
+                                          svc->methods[i].ud);
+        if (rc != 0) {
+            sp_log_error("cannot register RPC method %s: %s", svc->methods[i].name,
+                         sp_strerror(rc));
+            return rc;
+        }
+    }
+    return sp_rpc_server_start(svc->rpc);
 }
 
 int sp_service_serve_http(sp_service_t *svc)
@@ -583,7 +686,8 @@ static void stop_everything(sp_service_t *svc)
         sp_rpc_server_stop(svc->rpc);
     for (size_t i = 0; i < svc->n_consumers; i++) {
         consumer_slot_t *c = &svc->consumers[i];
-        sp_events_consumer_stop(c->consumer);
+        if (c->consumer)
+            sp_events_consumer_stop(c->consumer);
         if (c->running)
             pthread_join(c->thread, NULL);
         c->running = 0;
@@ -650,7 +754,10 @@ static int start_everything(sp_service_t *svc)
     svc->ops = sp_http_server_new(&ops, svc->ops_router);
     if (!svc->ops || sp_http_server_start(svc->ops) != 0)
         return SP_EIO;
-    if (svc->rpc && sp_rpc_server_start(svc->rpc) != 0)
+    int rc = connect_dependencies(svc);
+    if (rc != 0)
+        return rc;
+    if (svc->serve_rpc && start_rpc(svc) != 0)
         return SP_EIO;
     if (svc->serve_http) {
         sp_http_options_t pub = {.bind_address = svc->bind_addr,
@@ -666,6 +773,8 @@ static int start_everything(sp_service_t *svc)
     }
     for (size_t i = 0; i < svc->n_consumers; i++) {
         consumer_slot_t *c = &svc->consumers[i];
+        if (!c->consumer)
+            continue;
         if (pthread_create(&c->thread, NULL, consumer_main, c->consumer) != 0)
             return SP_EIO;
         c->running = 1;
@@ -675,6 +784,11 @@ static int start_everything(sp_service_t *svc)
 
 int sp_service_run(sp_service_t *svc)
 {
+    if (svc->help) {
+        usage(svc);
+        sp_service_destroy(&svc);
+        return 0;
+    }
     if (sp_config_check(svc->cfg) != 0 || start_everything(svc) != 0)
         return sp_service_fail(svc);
     sp_log_info("%s %s started: ops http://%s:%d%s%s", svc->info->name, SP_VERSION, svc->bind_addr,

@@ -8,7 +8,7 @@ int main(int argc, char **argv)
     sp_service_t *svc = sp_service_new("billing", argc, argv);
     if (!svc)
         return 1;
-    if (sp_service_use_postgres(svc, "billing") != 0 || !sp_service_serve_rpc(svc))
+    if (sp_service_use_postgres(svc, "billing") != 0 || sp_service_serve_rpc(svc) != 0)
         return sp_service_fail(svc);
     return sp_service_run(svc);
 }

@@ -10,7 +10,7 @@ int main(int argc, char **argv)
     if (!svc)
         return 1;
     if (sp_service_use_postgres(svc, "tools") != 0 || sp_service_use_redis(svc) != 0 ||
-        sp_service_use_kafka_producer(svc) != 0 || !sp_service_serve_rpc(svc) ||
+        sp_service_use_kafka_producer(svc) != 0 || sp_service_serve_rpc(svc) != 0 ||
         sp_service_serve_http(svc) != 0)
         return sp_service_fail(svc);
     return sp_service_run(svc);

@@ -20,9 +20,14 @@
  * flight, stops consumers (committing stored offsets), flushes the Kafka
  * producer and returns 0 from sp_service_run.
  *
- * Every sp_service_use_* / serve_* call must come before sp_service_run. They
- * return 0 or a negative SP_E* code after logging why; a main() simply
- * returns 1 when one fails (sp_service_fail does the logging and cleanup).
+ * Every sp_service_use_* / serve_* / add_* call must come before
+ * sp_service_run. They only read and validate configuration and record what
+ * is wanted; sp_service_run then connects (running migrations first), binds
+ * and starts, so `--help` lists every variable without touching the network.
+ * They return 0 or a negative SP_E* code; a main() simply returns
+ * sp_service_fail(svc) when one fails. The dependency getters
+ * (sp_service_db, ...) return NULL until sp_service_run has started, which is
+ * before any handler runs.
  *
  * Built in on every service's router: GET /v1/system/<service-name>, the
  * service's name, version, uptime and readiness, which the gateway forwards
@@ -91,9 +96,13 @@ int sp_service_add_consumer(sp_service_t *svc, const char *group_id, const char 
 const char *sp_service_topic(sp_service_t *svc, const char *topic);
 
 /* Serves the router and typed methods over ZeroMQ on
- * tcp://SERPHONA_BIND_ADDR:SERPHONA_RPC_PORT. Returns the server so typed
- * methods can be added before sp_service_run; NULL on failure. */
-sp_rpc_server_t *sp_service_serve_rpc(sp_service_t *svc);
+ * tcp://SERPHONA_BIND_ADDR:SERPHONA_RPC_PORT. Returns 0, or SP_EINVAL for a
+ * service without an RPC port. */
+int sp_service_serve_rpc(sp_service_t *svc);
+
+/* Registers a typed RPC method ("<service>.<Method>", see rpc.h), served once
+ * the service runs. Returns 0 or SP_ENOMEM. */
+int sp_service_add_method(sp_service_t *svc, const char *method, sp_rpc_method_fn fn, void *ud);
 
 /* Serves the router over public HTTP on SERPHONA_HTTP_PORT. */
 int sp_service_serve_http(sp_service_t *svc);
@@ -110,9 +119,9 @@ int sp_service_add_ready_check(sp_service_t *svc, const char *name, sp_ready_fn 
  * connections close, in reverse order of registration. */
 int sp_service_on_shutdown(sp_service_t *svc, void (*fn)(void *ud), void *ud);
 
-/* Starts everything, logs where it listens, waits for SIGTERM or SIGINT and
- * shuts down gracefully. Returns the process exit code: 0 after a clean
- * shutdown, 1 when something could not start. Destroys svc either way. */
+/* Connects the dependencies (migrating first), starts everything, logs where
+ * it listens, waits for SIGTERM or SIGINT and shuts down gracefully. Returns the process exit code:
+ * 0 after a clean shutdown, 1 when something could not start. Destroys svc either way. */
 int sp_service_run(sp_service_t *svc);
 
 /* For main(): logs that start-up failed, destroys svc, returns 1. */
