@@ -21,6 +21,7 @@
 
 #include "platform/error.h"
 #include "platform/log.h"
+#include "platform/migrations.h"
 #include "platform/pool.h"
 
 /* libpq's default is to wait forever; a dead host must not stall a request
@@ -31,7 +32,6 @@
 #define PING_DEADLINE_MS           1000
 #define DEFAULT_ACQUIRE_TIMEOUT_MS 5000
 /* A migration file larger than this is surely a mistake (a data dump). */
-#define MIGRATION_MAX_BYTES (16 * 1024 * 1024)
 /* Only this much of a statement's text goes into a log line. */
 #define LOG_SQL_MAX 160
 
@@ -534,154 +534,6 @@ void sp_db_tx_rollback(sp_db_tx_t **tx_p)
 
 /* ---- migrations ------------------------------------------------------ */
 
-typedef struct {
-    int version;
-    char *name; /* file name, e.g. "001_init.sql" */
-} migration_t;
-
-static int migration_cmp(const void *a, const void *b)
-{
-    const migration_t *x = a, *y = b;
-    return (x->version > y->version) - (x->version < y->version);
-}
-
-/* NNN_name.sql: one or more digits, '_', one or more of [A-Za-z0-9_-],
- * ".sql". Returns 1 and *version, or 0. */
-static int parse_migration_name(const char *name, int *version)
-{
-    const char *p = name;
-    long long v = 0;
-    if (*p < '0' || *p > '9')
-        return 0;
-    while (*p >= '0' && *p <= '9') {
-        v = v * 10 + (*p - '0');
-        if (v > INT32_MAX)
-            return 0;
-        p++;
-    }
-    if (*p++ != '_')
-        return 0;
-    const char *start = p;
-    while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-           *p == '_' || *p == '-')
-        p++;
-    if (p == start || strcmp(p, ".sql") != 0)
-        return 0;
-    *version = (int)v;
-    return 1;
-}
-
-static void free_migrations(migration_t *list, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(list[i].name);
-    free(list);
-}
-
-/* Lists dir's NNN_name.sql files sorted by version. Other files are ignored,
- * but a *.sql that does not follow the pattern, or two files with one
- * version, is an error: silently skipping it would leave the schema behind. */
-static int list_migrations(const char *dir, migration_t **out, size_t *count)
-{
-    *out = NULL;
-    *count = 0;
-    DIR *d = opendir(dir);
-    if (!d) {
-        sp_log_error("db: migrate: cannot open directory %s: %s", dir, strerror(errno));
-        return SP_EIO;
-    }
-    migration_t *list = NULL;
-    size_t n = 0, cap = 0;
-    int rc = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        const char *name = de->d_name;
-        size_t len = strlen(name);
-        if (name[0] == '.' || len < 4 || strcmp(name + len - 4, ".sql") != 0)
-            continue;
-        int version;
-        if (!parse_migration_name(name, &version)) {
-            sp_log_error("db: migrate: malformed migration file name %s/%s "
-                         "(expected NNN_name.sql with name of [A-Za-z0-9_-])",
-                         dir, name);
-            rc = SP_EINVAL;
-            goto done;
-        }
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            migration_t *grown = realloc(list, ncap * sizeof(*list));
-            if (!grown) {
-                rc = SP_ENOMEM;
-                goto done;
-            }
-            list = grown;
-            cap = ncap;
-        }
-        list[n].name = strdup(name);
-        if (!list[n].name) {
-            rc = SP_ENOMEM;
-            goto done;
-        }
-        list[n].version = version;
-        n++;
-    }
-    qsort(list, n, sizeof(*list), migration_cmp);
-    for (size_t i = 1; i < n; i++) {
-        if (list[i].version == list[i - 1].version) {
-            sp_log_error("db: migrate: %s and %s in %s share version %d", list[i - 1].name,
-                         list[i].name, dir, list[i].version);
-            rc = SP_EINVAL;
-            goto done;
-        }
-    }
-done:
-    closedir(d);
-    if (rc != 0) {
-        free_migrations(list, n);
-        return rc;
-    }
-    *out = list;
-    *count = n;
-    return 0;
-}
-
-/* Reads a whole file into a NUL-terminated malloc'd buffer. */
-static int read_file(const char *path, char **out)
-{
-    *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        sp_log_error("db: migrate: cannot open %s: %s", path, strerror(errno));
-        return SP_EIO;
-    }
-    int rc = SP_EIO;
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0)
-        goto done;
-    if (st.st_size > MIGRATION_MAX_BYTES) {
-        sp_log_error("db: migrate: %s is larger than %d bytes", path, MIGRATION_MAX_BYTES);
-        rc = SP_ETOOBIG;
-        goto done;
-    }
-    char *buf = malloc((size_t)st.st_size + 1);
-    if (!buf) {
-        rc = SP_ENOMEM;
-        goto done;
-    }
-    size_t got = fread(buf, 1, (size_t)st.st_size, f);
-    if (got != (size_t)st.st_size) {
-        sp_log_error("db: migrate: short read on %s", path);
-        free(buf);
-        goto done;
-    }
-    buf[got] = '\0';
-    *out = buf;
-    rc = 0;
-done:
-    fclose(f);
-    return rc;
-}
-
 /* Runs a (possibly multi-statement) trusted script with PQexec. Migration
  * text is ours, not user input, so the full server message is logged. */
 static int run_script(PGconn *conn, const char *sql, const char *what)
@@ -711,14 +563,14 @@ static char *format_sql(const char *fmt, ...)
 }
 
 /* Applies one migration file in its own transaction and records it. */
-static int apply_one(PGconn *conn, const char *qschema, const char *dir, const migration_t *m)
+static int apply_one(PGconn *conn, const char *qschema, const char *dir, const sp_migration_t *m)
 {
     char *path = format_sql("%s/%s", dir, m->name);
     char *body = NULL, *prologue = NULL, *record = NULL;
     int rc = SP_ENOMEM;
     if (!path)
         goto done;
-    rc = read_file(path, &body);
+    rc = sp_migrations_read("db", dir, m->name, &body);
     if (rc != 0)
         goto done;
     rc = SP_ENOMEM;
@@ -815,13 +667,13 @@ int sp_db_migrate(const char *owner_conninfo, const char *schema, const char *di
 {
     if (!owner_conninfo || !schema || !*schema || !dir || (app_role && !*app_role))
         return SP_EINVAL;
-    migration_t *list = NULL;
+    sp_migration_t *list = NULL;
     size_t count = 0;
     int *applied = NULL, napplied = 0;
     char *qschema = NULL, *qrole = NULL, *ddl = NULL;
     int locked = 0, ran = 0;
     const char *lock_params[1] = {schema};
-    int rc = list_migrations(dir, &list, &count);
+    int rc = sp_migrations_list("db", dir, &list, &count);
     if (rc != 0)
         return rc;
 
@@ -897,6 +749,6 @@ done:
     free(applied);
     if (conn)
         PQfinish(conn);
-    free_migrations(list, count);
+    sp_migrations_free(list, count);
     return rc;
 }

@@ -2,6 +2,7 @@
  * service.c — process life cycle of a Serphona service (service.h).
  */
 #include "platform/service.h"
+#include "platform/ch_migrate.h"
 #include "platform/error.h"
 #include "platform/http.h"
 #include "platform/log.h"
@@ -90,8 +91,8 @@ struct sp_service {
         char *host, *password;
     } rd;
     struct {
-        int wanted;
-        const char *url, *database, *user, *password;
+        int wanted, migrate;
+        const char *url, *database, *user, *password, *schema_dir;
     } chc;
     int kafka_wanted, producer_wanted, serve_rpc, help;
     method_t methods[MAX_METHODS];
@@ -491,6 +492,16 @@ int sp_service_use_clickhouse(sp_service_t *svc)
         sp_config_str(cfg, "SERPHONA_CLICKHOUSE_PASSWORD", "", "ClickHouse password.");
     svc->chc.wanted = 1;
     return sp_service_add_ready_check(svc, "clickhouse", ch_ready, svc);
+}
+
+int sp_service_migrate_clickhouse(sp_service_t *svc)
+{
+    int rc = svc->chc.wanted ? SP_OK : sp_service_use_clickhouse(svc);
+    svc->chc.schema_dir =
+        sp_config_str(svc->cfg, "SERPHONA_CLICKHOUSE_SCHEMA_DIR", "deploy/clickhouse",
+                      "Directory of the ClickHouse schema's NNN_name.sql files.");
+    svc->chc.migrate = 1;
+    return rc;
 }
 
 sp_ch_t *sp_service_clickhouse(sp_service_t *svc)

@@ -82,6 +82,11 @@ sp_redis_pool_t *sp_service_redis(sp_service_t *svc);
 int sp_service_use_clickhouse(sp_service_t *svc);
 sp_ch_t *sp_service_clickhouse(sp_service_t *svc);
 
+/* Also applies the ClickHouse schema (SERPHONA_CLICKHOUSE_SCHEMA_DIR, default
+ * deploy/clickhouse; see ch_migrate.h) before connecting. Implies
+ * sp_service_use_clickhouse. */
+int sp_service_migrate_clickhouse(sp_service_t *svc);
+
 /* The Kafka producer on SERPHONA_KAFKA_BROKERS; flushed at shutdown. */
 int sp_service_use_kafka_producer(sp_service_t *svc);
 sp_events_producer_t *sp_service_producer(sp_service_t *svc);
