@@ -120,6 +120,9 @@ $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIB_ARCHIVES)
 UNIT_SRC  := $(wildcard libs/*/tests/test_*.c) $(wildcard services/*/tests/test_*.c)
 UNIT_BINS := $(patsubst %.c,$(BUILD)/%,$(UNIT_SRC))
 svc_of = $(word 2,$(subst /, ,$(1)))
+# A variable, because a literal % in a pattern rule's prerequisites would be
+# replaced by the stem.
+MAIN_OBJ_PAT := %/main.o
 # Objects reached only through pattern rules are kept, not deleted as
 # intermediates, so a rebuild compiles only what changed.
 .SECONDARY: $(patsubst %.c,$(BUILD)/obj/%.o,$(UNIT_SRC) $(BENCH_SRC) $(wildcard deploy/tools/*.c))
@@ -128,7 +131,7 @@ $(BUILD)/libs/%: $(BUILD)/obj/libs/%.o $(LIB_ARCHIVES)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIB_ARCHIVES) $(LDLIBS_ALL) -lcmocka
-$(BUILD)/services/%: $(BUILD)/obj/services/%.o $$(filter-out %/main.o,$$($$(call svc_of,services/$$*)_OBJ)) $(LIB_ARCHIVES)
+$(BUILD)/services/%: $(BUILD)/obj/services/%.o $$(filter-out $$(MAIN_OBJ_PAT),$$($$(call svc_of,services/$$*)_OBJ)) $(LIB_ARCHIVES)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL) -lcmocka

@@ -12,10 +12,23 @@ PACKAGES=(
   libcjson-dev libmbedtls-dev libcurl4-openssl-dev libcmocka-dev
   # local stack
   postgresql redis-server clickhouse-server clickhouse-client curl procps iproute2
+  openssl
   # tests, benchmarks, lint
   python3 python3-pytest python3-requests prometheus wrk
+  python3-yaml python3-cryptography
   cppcheck clang-tidy clang-format
+  # deployment tests (tests/deploy): the chart renderer (Go text/template +
+  # sprig, as helm), the values schema, `docker-compose config`, shellcheck
+  golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev golang-gopkg-yaml.v3-dev
+  python3-jsonschema docker-compose shellcheck
 )
+
+# Node.js and npm, for the JWT interop test (tests/interop). Judged by the
+# commands rather than the packages: a machine may have them from elsewhere
+# (NodeSource's nodejs bundles npm and conflicts with Debian's npm package).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  PACKAGES+=(nodejs npm)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -99,6 +99,12 @@ note "build"
 if ! make -j"$JOBS" all; then echo "build failed"; echo "0 passed, 1 failed"; exit 1; fi
 run_suite plain build
 
+# Deployment artifacts (Dockerfile, compose file, Helm chart, alert rules,
+# dashboard), checked without Docker or helm; needs the plain binaries' --help.
+note "[plain] deployment tests (tests/deploy)"
+if SP_BIN_DIR="$ROOT/build/bin" "${PYTEST[@]}" tests/deploy; then rc=0; else rc=$?; fi
+record "[plain] deploy" $rc
+
 note "build with AddressSanitizer + UBSan"
 export ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=1:abort_on_error=0:halt_on_error=1:detect_stack_use_after_return=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"

@@ -21,6 +21,13 @@ trap 'exit 0' INT TERM
 "$STACK" up
 # shellcheck disable=SC1091
 source "$SP_RUN_DIR/stack.env"
+export SP_RUN_DIR SP_GATEWAY_HTTP_PORT SERPHONA_OPERATOR_EMAIL SERPHONA_OPERATOR_PASSWORD
+/usr/bin/python3 "$ROOT/deploy/local/demo_tenant.py"
+# shellcheck disable=SC1091
+source "$SP_RUN_DIR/demo.env"
+if [[ -x "$ROOT/deploy/local/demo/load.sh" ]]; then
+    "$ROOT/deploy/local/demo/load.sh"
+fi
 
 cat <<INFO
 
@@ -42,6 +49,17 @@ cat <<INFO
   Redis       127.0.0.1:$SP_REDIS_PORT
   ClickHouse  http://127.0.0.1:$SP_CH_HTTP_PORT
   Kafka       $SERPHONA_KAFKA_BROKERS (dev broker, topics serphona.*.v1)
+
+  Demo tenant "$SERPHONA_DEMO_TENANT" (logins also in $SP_RUN_DIR/demo.env):
+    admin     $SERPHONA_DEMO_ADMIN_EMAIL / $SERPHONA_DEMO_ADMIN_PASSWORD
+    API key   $SERPHONA_DEMO_API_KEY
+  Platform operator: $SERPHONA_OPERATOR_EMAIL / $SERPHONA_OPERATOR_PASSWORD
+
+  Try:
+    TOKEN=\$(curl -s -X POST localhost:$SP_GATEWAY_HTTP_PORT/v1/auth/login -H 'Content-Type: application/json' \\
+      -d '{"tenant":"$SERPHONA_DEMO_TENANT","email":"$SERPHONA_DEMO_ADMIN_EMAIL","password":"$SERPHONA_DEMO_ADMIN_PASSWORD"}' \\
+      | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+    curl -s localhost:$SP_GATEWAY_HTTP_PORT/v1/users -H "Authorization: Bearer \$TOKEN"
 
   Logs in $SP_RUN_DIR/logs, addresses in $SP_RUN_DIR/stack.env.
   Press Ctrl-C to stop everything.

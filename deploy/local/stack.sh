@@ -64,6 +64,7 @@ infra_up() {
     SP_DATA_DIR="$RUN_DIR/clickhouse" SP_CH_HTTP_PORT=$CH_HTTP_PORT SP_CH_TCP_PORT=$CH_TCP_PORT \
         SP_CH_INTERSERVER_PORT=$CH_INTERSERVER_PORT "$HERE/clickhouse.sh" start >/dev/null
     broker_up
+    jwt_key
     write_env
     log "infrastructure up (PostgreSQL :$PG_PORT, Redis :$REDIS_PORT, ClickHouse :$CH_HTTP_PORT, Kafka $(cat "$RUN_DIR/kafka.bootstrap"))"
 }
@@ -96,7 +97,30 @@ infra_down() {
     SP_DATA_DIR="$RUN_DIR/pg" SP_PG_PORT=$PG_PORT "$HERE/postgres.sh" stop || true
 }
 
+# A P-256 key for the auth-gateway's access tokens, made once per run dir.
+# Key files sort oldest first by name; to rotate, add a newer file and restart
+# the gateway (the old key keeps verifying until it is removed).
+jwt_key() {
+    local dir="$RUN_DIR/jwt"
+    mkdir -p "$dir"
+    chmod 700 "$dir"
+    compgen -G "$dir/*.pem" >/dev/null && return 0
+    command -v openssl >/dev/null || die "openssl is missing: run make deps"
+    (umask 077 && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+        -out "$dir/$(date -u +%Y%m%dT%H%M%SZ).pem" 2>/dev/null) || die "cannot make a JWT key"
+}
+
 # --- environment -------------------------------------------------------------
+# The first platform operator's password: random per stack, made once and
+# kept in $RUN_DIR/operator.password (mode 600), never a built-in default.
+operator_password() {
+    local f="$RUN_DIR/operator.password"
+    if [[ ! -s "$f" ]]; then
+        (umask 077; head -c 18 /dev/urandom | base64 | tr '+/' '-_' >"$f")
+    fi
+    cat "$f"
+}
+
 write_env() {
     local tmp="$ENV_FILE.tmp"
     {
@@ -108,6 +132,7 @@ write_env() {
         echo "export SERPHONA_CLICKHOUSE_URL=http://127.0.0.1:$CH_HTTP_PORT"
         echo "export SERPHONA_KAFKA_BROKERS='$(cat "$RUN_DIR/kafka.bootstrap")'"
         echo "export SERPHONA_KAFKA_TOPIC_PREFIX='$TOPIC_PREFIX'"
+        echo "export SERPHONA_JWT_KEYS_DIR='$RUN_DIR/jwt'"
         for s in "${SERVICES[@]}"; do
             local u; u=$(upper "$s")
             echo "export SERPHONA_${u}_RPC=tcp://127.0.0.1:$(rpc_port "$s")"
@@ -117,6 +142,8 @@ write_env() {
         echo "export SP_TOOLS_HTTP_PORT=$TOOLS_HTTP_PORT"
         echo "export SP_PG_PORT=$PG_PORT SP_REDIS_PORT=$REDIS_PORT SP_CH_HTTP_PORT=$CH_HTTP_PORT"
         echo "export SP_RUN_DIR='$RUN_DIR'"
+        echo "export SERPHONA_OPERATOR_EMAIL='${SERPHONA_OPERATOR_EMAIL:-operator@serphona.local}'"
+        echo "export SERPHONA_OPERATOR_PASSWORD='$(operator_password)'"
     } >"$tmp"
     mv "$tmp" "$ENV_FILE"
 }

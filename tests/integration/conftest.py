@@ -126,7 +126,7 @@ def stack():
     base_env = dict(os.environ)
     base_env.update(
         SP_RUN_DIR=run_dir, SP_PORT_BASE=str(base), SP_BIN_DIR=str(bin_dir),
-        SP_TOPIC_PREFIX=f"it{base}.", SERPHONA_UPSTREAM_TIMEOUT_MS="2000",
+        SP_TOPIC_PREFIX=f"it{base}.", SERPHONA_UPSTREAM_TIMEOUT_MS="8000",
         SERPHONA_SHUTDOWN_GRACE_MS="3000", SP_READY_TIMEOUT="90",
     )
     up = subprocess.run([str(STACK), "up"], env=base_env, capture_output=True, text=True,

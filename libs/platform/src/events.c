@@ -581,17 +581,39 @@ typedef struct {
     int64_t last_seek_ms;
 } retry_mark_t;
 
+/* Batch mode: the messages of one partition accepted since the last flush,
+ * always a contiguous run [first, last] (a partition delivers in order, and
+ * only a rewind, which empties the batch, moves it back). */
+typedef struct {
+    char *topic;
+    int32_t partition;
+    int64_t first;
+    int64_t last;
+} pending_t;
+
 struct sp_events_consumer {
     rd_kafka_t *rk;
     sp_events_handler_fn handler;
     void *ud;
     atomic_int stop;
     int closed;
+    int polled;
     int backoff_ms;
     retry_mark_t *marks;
     size_t n_marks;
     size_t cap_marks;
     sp_counter_t *consumed;
+    sp_gauge_t *lag;
+
+    /* batch mode (flush != NULL) */
+    sp_events_flush_fn flush;
+    size_t batch_max;
+    int batch_wait_ms;
+    pending_t *pend;
+    size_t n_pend, cap_pend;
+    size_t pend_count;  /* messages accepted since the last flush */
+    int64_t pend_since; /* monotonic ms when the oldest of them was accepted */
+    sp_counter_t *flushes;
 };
 
 static void marks_clear(sp_events_consumer_t *cons)
@@ -654,6 +676,122 @@ static int commit_stored(rd_kafka_t *rk)
     return SP_OK;
 }
 
+/* ---- batch mode: pending offsets ------------------------------------------ */
+
+static void pending_clear(sp_events_consumer_t *cons)
+{
+    for (size_t i = 0; i < cons->n_pend; i++)
+        free(cons->pend[i].topic);
+    cons->n_pend = 0;
+    cons->pend_count = 0;
+}
+
+/* Records offset of topic/partition as accepted. SP_ENOMEM leaves the batch
+ * as it was. */
+static int pending_add(sp_events_consumer_t *cons, const char *topic, int32_t partition,
+                       int64_t offset)
+{
+    pending_t *p = NULL;
+
+    for (size_t i = 0; i < cons->n_pend; i++)
+        if (cons->pend[i].partition == partition && !strcmp(cons->pend[i].topic, topic))
+            p = &cons->pend[i];
+    if (!p) {
+        if (cons->n_pend == cons->cap_pend) {
+            size_t cap = cons->cap_pend ? cons->cap_pend * 2 : 8;
+            pending_t *grown = realloc(cons->pend, cap * sizeof *grown);
+            if (!grown)
+                return SP_ENOMEM;
+            cons->pend = grown;
+            cons->cap_pend = cap;
+        }
+        p = &cons->pend[cons->n_pend];
+        if (!(p->topic = strdup(topic)))
+            return SP_ENOMEM;
+        p->partition = partition;
+        p->first = offset;
+        cons->n_pend++;
+    }
+    p->last = offset;
+    if (cons->pend_count++ == 0)
+        cons->pend_since = now_ms(CLOCK_MONOTONIC);
+    return SP_OK;
+}
+
+static int store_offset(sp_events_consumer_t *cons, const char *topic, int32_t partition,
+                        int64_t next);
+static void seek_to(sp_events_consumer_t *cons, retry_mark_t *mark);
+
+/* Runs the caller's flush over the pending batch. On success stores every
+ * pending offset; on failure, with rewind set, seeks each pending partition
+ * back to its first unflushed message (marking it so prefetched successors
+ * are dropped); without rewind (the partitions are being given up) simply
+ * forgets them. The batch is empty afterwards either way. Returns 0 (also
+ * for an empty batch) or SP_EUNAVAILABLE. */
+static int flush_pending(sp_events_consumer_t *cons, int rewind)
+{
+    int rc;
+
+    if (!cons->flush || cons->pend_count == 0)
+        return SP_OK;
+    rc = cons->flush(cons->ud);
+    if (rc == 0) {
+        for (size_t i = 0; i < cons->n_pend; i++)
+            store_offset(cons, cons->pend[i].topic, cons->pend[i].partition,
+                         cons->pend[i].last + 1);
+        sp_counter_add(cons->flushes, 1, "ok");
+        pending_clear(cons);
+        return SP_OK;
+    }
+    sp_counter_add(cons->flushes, 1, "error");
+    sp_log_warn("events: flush of %zu message(s) failed%s", cons->pend_count,
+                rewind ? "; rewinding to redeliver them" : "");
+    for (size_t i = 0; rewind && i < cons->n_pend; i++) {
+        pending_t *p = &cons->pend[i];
+        retry_mark_t *mark = mark_add(cons, p->topic, p->partition, p->first);
+        if (mark)
+            seek_to(cons, mark);
+        else
+            sp_log_error("events: out of memory recording a rewind position");
+    }
+    pending_clear(cons);
+    return SP_EUNAVAILABLE;
+}
+
+/* ---- consumer lag ---------------------------------------------------------- */
+
+static void partition_label(char out[16], int32_t partition)
+{
+    snprintf(out, 16, "%" PRId32, partition);
+}
+
+/* serphona_events_consumer_lag for the partition of a message about to be
+ * handled: the high watermark librdkafka cached from its last fetch (no
+ * request is made) minus the message's offset minus one. An autoscaler
+ * (HPA through prometheus-adapter) sums it over the group's members. */
+static void lag_observe(sp_events_consumer_t *cons, const char *topic, int32_t partition,
+                        int64_t offset)
+{
+    int64_t lo = 0, hi = -1;
+    if (rd_kafka_get_watermark_offsets(cons->rk, topic, partition, &lo, &hi) || hi < 0)
+        return;
+    char label[16];
+    partition_label(label, partition);
+    int64_t lag = hi - offset - 1;
+    sp_gauge_set(cons->lag, (double)(lag > 0 ? lag : 0), topic, label);
+}
+
+/* Partitions this member gives up report no lag of their own any more; the
+ * member they go to reports it from then on. */
+static void lag_forget(sp_events_consumer_t *cons, const rd_kafka_topic_partition_list_t *parts)
+{
+    char label[16];
+    for (int i = 0; i < parts->cnt; i++) {
+        partition_label(label, parts->elems[i].partition);
+        sp_gauge_set(cons->lag, 0, parts->elems[i].topic, label);
+    }
+}
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -668,12 +806,15 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         /* Hand the partitions over with everything processed so far
          * committed, so the next owner starts right after it. */
         sp_log_info("events: %d partition(s) revoked", parts->cnt);
+        lag_forget(cons, parts);
+        flush_pending(cons, 0);
         commit_stored(rk);
         marks_clear(cons);
         rd_kafka_assign(rk, NULL);
         break;
     default:
         sp_log_error("events: rebalance failed: %s", rd_kafka_err2str(err));
+        pending_clear(cons);
         marks_clear(cons);
         rd_kafka_assign(rk, NULL);
         break;
@@ -711,6 +852,12 @@ sp_events_consumer_t *sp_events_consumer_new(const char *brokers, const char *gr
     cons->consumed =
         sp_counter_new("serphona_events_consumed_total",
                        "Kafka events consumed, by handler result.", 2, "topic", "result");
+    cons->lag = sp_gauge_new("serphona_events_consumer_lag",
+                             "Messages in an assigned partition after the one being handled "
+                             "(high watermark - offset - 1).",
+                             2, "topic", "partition");
+    cons->flushes = sp_counter_new("serphona_events_flushes_total",
+                                   "Batch consumer flushes, by result.", 1, "result");
 
     if (!(conf = rd_kafka_conf_new()))
         goto fail_cons;
@@ -830,6 +977,45 @@ static int store_offset(sp_events_consumer_t *cons, const char *topic, int32_t p
     return SP_OK;
 }
 
+static void backoff_grow(sp_events_consumer_t *cons)
+{
+    cons->backoff_ms =
+        cons->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : cons->backoff_ms * 2;
+}
+
+/* The message at offset of topic/partition failed: seek back to it so it is
+ * delivered again, after a backoff, and nothing behind it is handled first.
+ * In batch mode what came before it is flushed first; if that flush fails,
+ * the rewind it does already points this partition at or before offset.
+ * Returns 2 (poll_once's "failed"). */
+static int retry_later(sp_events_consumer_t *cons, const char *topic, int32_t partition,
+                       int64_t offset)
+{
+    retry_mark_t *mark;
+
+    if (flush_pending(cons, 1) != SP_OK && (mark = mark_find(cons, topic, partition)) &&
+        mark->offset <= offset) {
+        /* already sought back by the rewind */
+    } else if (!(mark = mark_add(cons, topic, partition, offset))) {
+        /* Without a mark we cannot filter prefetched successors; the seek
+         * alone still guarantees they are not delivered (timeout > 0). */
+        sp_log_error("events: out of memory recording retry position");
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+        if (l) {
+            rd_kafka_topic_partition_list_add(l, topic, partition)->offset = offset;
+            rd_kafka_error_t *e = rd_kafka_seek_partitions(cons->rk, l, SEEK_TIMEOUT_MS);
+            if (e)
+                rd_kafka_error_destroy(e);
+            rd_kafka_topic_partition_list_destroy(l);
+        }
+    } else {
+        seek_to(cons, mark);
+    }
+    backoff_sleep(cons, cons->backoff_ms);
+    backoff_grow(cons);
+    return 2;
+}
+
 /* Hands one message to the handler. Returns 1 (handled), 2 (failed, will be
  * redelivered) or 0 (dropped behind a pending retry). */
 static int dispatch(sp_events_consumer_t *cons, const rd_kafka_message_t *m)
@@ -863,7 +1049,12 @@ static int dispatch(sp_events_consumer_t *cons, const rd_kafka_message_t *m)
         sp_log_warn("events: %s[%" PRId32 "]@%" PRId64 " is not an Event envelope", topic,
                     m->partition, m->offset);
 
+    lag_observe(cons, topic, m->partition, m->offset);
+    /* The handler's log lines carry the event's tenant and trace. */
+    sp_log_set_context(NULL, ev && ev->tenant_id[0] ? ev->tenant_id : NULL);
+    sp_log_set_trace(ev && ev->traceparent[0] ? ev->traceparent : NULL);
     rc = cons->handler(&msg, cons->ud);
+    sp_log_clear_context();
     if (ev)
         serphona__events__v1__event__free_unpacked(ev, NULL);
 
@@ -872,32 +1063,29 @@ static int dispatch(sp_events_consumer_t *cons, const rd_kafka_message_t *m)
         if (mark)
             mark_remove(cons, mark);
         cons->backoff_ms = BACKOFF_MIN_MS;
-        store_offset(cons, topic, m->partition, m->offset + 1);
+        if (!cons->flush) {
+            store_offset(cons, topic, m->partition, m->offset + 1);
+            return 1;
+        }
+        if (pending_add(cons, topic, m->partition, m->offset) != SP_OK) {
+            /* Cannot remember its offset: treat it as failed. The flush
+             * below may well make it durable with the others; it then
+             * comes again and the caller's dedupe skips it. */
+            sp_log_error("events: out of memory recording a pending offset");
+            return retry_later(cons, topic, m->partition, m->offset);
+        }
+        if (cons->pend_count >= cons->batch_max && flush_pending(cons, 1) != SP_OK) {
+            backoff_sleep(cons, cons->backoff_ms);
+            backoff_grow(cons);
+            return 2;
+        }
         return 1;
     }
 
     sp_counter_add(cons->consumed, 1, topic, "retry");
     sp_log_warn("events: handler failed for %s[%" PRId32 "]@%" PRId64 ", retrying in %d ms", topic,
                 m->partition, m->offset, cons->backoff_ms);
-    if (!(mark = mark_add(cons, topic, m->partition, m->offset))) {
-        /* Without a mark we cannot filter prefetched successors; the seek
-         * alone still guarantees they are not delivered (timeout > 0). */
-        sp_log_error("events: out of memory recording retry position");
-        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-        if (l) {
-            rd_kafka_topic_partition_list_add(l, topic, m->partition)->offset = m->offset;
-            rd_kafka_error_t *e = rd_kafka_seek_partitions(cons->rk, l, SEEK_TIMEOUT_MS);
-            if (e)
-                rd_kafka_error_destroy(e);
-            rd_kafka_topic_partition_list_destroy(l);
-        }
-    } else {
-        seek_to(cons, mark);
-    }
-    backoff_sleep(cons, cons->backoff_ms);
-    cons->backoff_ms =
-        cons->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : cons->backoff_ms * 2;
-    return 2;
+    return retry_later(cons, topic, m->partition, m->offset);
 }
 
 int sp_events_consumer_poll_once(sp_events_consumer_t *cons, int timeout_ms)
@@ -909,27 +1097,53 @@ int sp_events_consumer_poll_once(sp_events_consumer_t *cons, int timeout_ms)
         return SP_EINVAL;
     if (cons->closed)
         return SP_ESHUTDOWN;
-    if (!(m = rd_kafka_consumer_poll(cons->rk, timeout_ms)))
-        return 0;
-    if (m->err) {
-        rd_kafka_resp_err_t err = m->err;
-        if (err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            rd_kafka_message_destroy(m);
-            return 0;
-        }
-        sp_log_warn("events: consume error: %s", rd_kafka_message_errstr(m));
-        rd_kafka_message_destroy(m);
-        if (err == RD_KAFKA_RESP_ERR__FATAL) {
-            char buf[512];
-            rd_kafka_fatal_error(cons->rk, buf, sizeof buf);
-            sp_log_error("events: consumer fatal error: %s", buf);
-            return SP_EUNAVAILABLE;
-        }
-        return 0;
+    cons->polled = 1;
+    if (cons->flush && cons->pend_count > 0) {
+        /* Wait no longer than the pending batch may. */
+        int64_t left = cons->pend_since + cons->batch_wait_ms - now_ms(CLOCK_MONOTONIC);
+        if (left < timeout_ms)
+            timeout_ms = left > 0 ? (int)left : 0;
     }
-    rc = dispatch(cons, m);
-    rd_kafka_message_destroy(m);
+    rc = 0;
+    if ((m = rd_kafka_consumer_poll(cons->rk, timeout_ms))) {
+        rd_kafka_resp_err_t err = m->err;
+        if (!err) {
+            rc = dispatch(cons, m);
+        } else if (err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            sp_log_warn("events: consume error: %s", rd_kafka_message_errstr(m));
+            if (err == RD_KAFKA_RESP_ERR__FATAL) {
+                char buf[512];
+                rd_kafka_fatal_error(cons->rk, buf, sizeof buf);
+                sp_log_error("events: consumer fatal error: %s", buf);
+                rc = SP_EUNAVAILABLE;
+            }
+        }
+        rd_kafka_message_destroy(m);
+    }
+    if (rc >= 0 && cons->flush && cons->pend_count > 0 &&
+        now_ms(CLOCK_MONOTONIC) - cons->pend_since >= cons->batch_wait_ms &&
+        flush_pending(cons, 1) != SP_OK) {
+        backoff_sleep(cons, cons->backoff_ms);
+        backoff_grow(cons);
+        rc = 2;
+    }
     return rc;
+}
+
+int sp_events_consumer_set_batch(sp_events_consumer_t *cons, size_t max_messages, int max_wait_ms,
+                                 sp_events_flush_fn flush)
+{
+    if (!cons || !flush || max_messages == 0 || max_wait_ms < 0 || cons->polled || cons->closed)
+        return SP_EINVAL;
+    cons->flush = flush;
+    cons->batch_max = max_messages;
+    cons->batch_wait_ms = max_wait_ms;
+    return SP_OK;
+}
+
+size_t sp_events_consumer_pending(const sp_events_consumer_t *cons)
+{
+    return cons ? cons->pend_count : 0;
 }
 
 static void consumer_close(sp_events_consumer_t *cons)
@@ -939,6 +1153,9 @@ static void consumer_close(sp_events_consumer_t *cons)
     if (cons->closed)
         return;
     cons->closed = 1;
+    /* Batch mode: make what was accepted durable before leaving; if that
+     * fails, the next owner gets those messages again. */
+    flush_pending(cons, 0);
     commit_stored(cons->rk);
     /* Leaves the group; the revoke runs rebalance_cb, which commits again. */
     if ((err = rd_kafka_consumer_close(cons->rk)))
@@ -989,6 +1206,8 @@ void sp_events_consumer_destroy(sp_events_consumer_t **self_p)
     *self_p = NULL;
     consumer_close(cons);
     rd_kafka_destroy(cons->rk);
+    pending_clear(cons);
+    free(cons->pend);
     free(cons->marks);
     free(cons);
 }

@@ -43,6 +43,7 @@
 #include "platform/log.h"
 #include "platform/metrics.h"
 #include "platform/request.h"
+#include "platform/trace.h"
 
 #define DEFAULT_BIND "127.0.0.1"
 #define DEFAULT_THREADS 4u
@@ -403,6 +404,7 @@ static enum MHD_Result send_response(conn_ctx_t *ctx, const sp_response_t *resp)
     sp_histogram_observe(srv->m_duration, secs, method_label(method));
     if (sp_log_enabled(SP_LOG_INFO)) {
         sp_log_set_context(ctx->rid, NULL);
+        sp_log_set_trace(ctx->req ? sp_request_traceparent(ctx->req) : NULL);
         sp_log_info("http %s %s %d %.1f ms", method ? method : "-", path ? path : "-", status,
                     secs * 1000.0);
         sp_log_clear_context();
@@ -497,8 +499,16 @@ static int build_request(conn_ctx_t *ctx, const char *url, const char *method)
     MHD_get_connection_values(conn, MHD_HEADER_KIND, copy_header_into, &hc);
     if (hc.failed)
         return SP_ENOMEM;
+    /* Every request carries a trace: one that arrives without a valid
+     * traceparent starts one here, at the edge (W3C Trace Context: a
+     * malformed parent is discarded, not repaired). */
     const char *tp = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "traceparent");
-    if (tp && sp_request_set_traceparent(req, tp))
+    char fresh[SP_TRACEPARENT_LEN + 1];
+    if (!tp || sp_trace_parse(tp, NULL, NULL) != 0) {
+        sp_trace_new(fresh);
+        tp = fresh;
+    }
+    if (sp_request_set_traceparent(req, tp))
         return SP_ENOMEM;
     sp_request_on_complete(req, on_handler_complete, ctx);
     return SP_OK;
@@ -564,6 +574,7 @@ static enum MHD_Result dispatch(conn_ctx_t *ctx)
     pthread_mutex_unlock(&ctx->mu);
 
     sp_log_set_context(ctx->rid, NULL);
+    sp_log_set_trace(sp_request_traceparent(ctx->req));
     sp_handler_result_t r = sp_router_dispatch(srv->router, ctx->req);
     sp_log_clear_context();
 

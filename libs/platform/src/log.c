@@ -1,6 +1,7 @@
 #include "platform/log.h"
 #include "platform/buf.h"
 #include "platform/error.h"
+#include "platform/trace.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -26,6 +27,8 @@ static FILE *g_out; /* NULL means stderr */
 
 static __thread char t_request_id[CTX_MAX];
 static __thread char t_tenant_id[CTX_MAX];
+static __thread char t_trace_id[SP_TRACE_ID_LEN + 1];
+static __thread char t_span_id[SP_SPAN_ID_LEN + 1];
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
@@ -77,10 +80,20 @@ void sp_log_set_context(const char *request_id, const char *tenant_id)
     copy_ctx(t_tenant_id, tenant_id);
 }
 
+void sp_log_set_trace(const char *traceparent)
+{
+    if (sp_trace_parse(traceparent, t_trace_id, t_span_id) != 0) {
+        t_trace_id[0] = '\0';
+        t_span_id[0] = '\0';
+    }
+}
+
 void sp_log_clear_context(void)
 {
     t_request_id[0] = '\0';
     t_tenant_id[0] = '\0';
+    t_trace_id[0] = '\0';
+    t_span_id[0] = '\0';
 }
 
 /* Length of the well-formed UTF-8 sequence at s (at most n bytes available),
@@ -235,6 +248,10 @@ void sp_log_write(sp_log_level_t level, const char *fmt, ...)
         put_field(&b, "request_id", t_request_id);
     if (t_tenant_id[0])
         put_field(&b, "tenant_id", t_tenant_id);
+    if (t_trace_id[0]) {
+        put_field(&b, "trace_id", t_trace_id);
+        put_field(&b, "span_id", t_span_id);
+    }
     sp_buf_puts(&b, "}\n");
 
     if (msg != stack_msg)

@@ -379,6 +379,7 @@ static uint8_t *serve(sp_rpc_server_t *srv, const uint8_t *data, size_t len, siz
     res.reply.method = env->method;
     sp_log_set_context(env->request_id[0] ? env->request_id : NULL,
                        env->auth && env->auth->tenant_id[0] ? env->auth->tenant_id : NULL);
+    sp_log_set_trace(env->traceparent[0] ? env->traceparent : NULL);
 
     const method_t *m = NULL;
     int is_http = strcmp(env->method, "http") == 0;

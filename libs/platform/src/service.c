@@ -39,6 +39,9 @@ typedef struct {
     size_t n_topics;
     sp_events_handler_fn handler;
     void *ud;
+    sp_events_flush_fn flush; /* batch mode when set */
+    size_t batch_max;
+    int batch_wait_ms;
     pthread_t thread;
     int running;
 } consumer_slot_t;
@@ -94,7 +97,7 @@ struct sp_service {
         int wanted, migrate;
         const char *url, *database, *user, *password, *schema_dir;
     } chc;
-    int kafka_wanted, producer_wanted, serve_rpc, help;
+    int kafka_wanted, producer_wanted, serve_rpc, help, migrate_only;
     method_t methods[MAX_METHODS];
     size_t n_methods;
 
@@ -107,6 +110,7 @@ struct sp_service {
     const char *topic_prefix;
     sp_rpc_server_t *rpc;
     int serve_http;
+    const sp_router_t *http_router; /* served on the public port; NULL = router */
     sp_http_server_t *http, *ops;
     consumer_slot_t consumers[MAX_CONSUMERS];
     size_t n_consumers;
@@ -116,6 +120,11 @@ struct sp_service {
     size_t n_checks;
     hook_t hooks[MAX_HOOKS];
     size_t n_hooks;
+    struct {
+        int (*fn)(void *);
+        void *ud;
+    } start_hooks[MAX_HOOKS];
+    size_t n_start_hooks;
 };
 
 static const char *const LOG_LEVELS[] = {"debug", "info", "warn", "error", NULL};
@@ -252,8 +261,10 @@ static sp_handler_result_t system_status(sp_request_t *req, void *ud)
 
 static void usage(sp_service_t *svc)
 {
-    printf("%s %s — Serphona service\n\nUsage: %s [--help | --version]\n\n", svc->info->name,
-           SP_VERSION, svc->info->name);
+    printf("%s %s — Serphona service\n\n"
+           "Usage: %s [--help | --version | --migrate-only]\n\n"
+           "--migrate-only applies this service's migrations and exits.\n\n",
+           svc->info->name, SP_VERSION, svc->info->name);
     sp_config_describe(svc->cfg, stdout);
 }
 
@@ -324,6 +335,8 @@ sp_service_t *sp_service_new(const char *name, int argc, char **argv)
          * every dependency and so every variable has been read. */
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
             svc->help = 1;
+        if (strcmp(argv[i], "--migrate-only") == 0)
+            svc->migrate_only = 1;
         if (strcmp(argv[i], "--version") == 0) {
             printf("%s %s\n", name, SP_VERSION);
             sp_service_destroy(&svc);
@@ -561,23 +574,75 @@ int sp_service_add_consumer(sp_service_t *svc, const char *group_id, const char 
         return SP_ENOMEM;
     c->handler = handler;
     c->ud = ud;
+    c->flush = NULL;
     svc->n_consumers++;
     return SP_OK;
+}
+
+int sp_service_add_batch_consumer(sp_service_t *svc, const char *group_id,
+                                  const char *const *topics, size_t n_topics,
+                                  sp_events_handler_fn handler, sp_events_flush_fn flush,
+                                  size_t max_messages, int max_wait_ms, void *ud)
+{
+    if (!flush || max_messages == 0 || max_wait_ms < 0)
+        return SP_EINVAL;
+    int rc = sp_service_add_consumer(svc, group_id, topics, n_topics, handler, ud);
+    if (rc)
+        return rc;
+    consumer_slot_t *c = &svc->consumers[svc->n_consumers - 1];
+    c->flush = flush;
+    c->batch_max = max_messages;
+    c->batch_wait_ms = max_wait_ms;
+    return SP_OK;
+}
+
+/* Applies the migrations the use_* calls asked for: PostgreSQL when
+ * SERPHONA_PG_MIGRATE_URL is set. Runs before connecting, or alone with
+ * --migrate-only (a Kubernetes pre-install/pre-upgrade Job). */
+static int run_migrations(sp_service_t *svc)
+{
+    if (svc->pg.wanted && svc->pg.migrate_url) {
+        int rc = sp_db_migrate(svc->pg.migrate_url, svc->pg.schema, svc->pg.dir, svc->pg.app_role);
+        if (rc != 0) {
+            sp_log_error("migrations of schema %s from %s failed: %s", svc->pg.schema, svc->pg.dir,
+                         sp_strerror(rc));
+            return rc;
+        }
+    }
+    if (svc->chc.migrate) {
+        int rc = sp_ch_migrate(svc->chc.url, svc->chc.user,
+                               svc->chc.password && *svc->chc.password ? svc->chc.password : NULL,
+                               svc->chc.database, svc->chc.schema_dir);
+        if (rc != 0) {
+            sp_log_error("ClickHouse migrations of %s from %s failed: %s", svc->chc.database,
+                         svc->chc.schema_dir, sp_strerror(rc));
+            return rc;
+        }
+    }
+    return SP_OK;
+}
+
+/* --migrate-only: migrate and exit, without serving. */
+static int migrate_only(sp_service_t *svc)
+{
+    if (svc->pg.wanted && !svc->pg.migrate_url) {
+        sp_log_error("--migrate-only needs SERPHONA_PG_MIGRATE_URL (the owner role)");
+        return sp_service_fail(svc);
+    }
+    if (sp_config_check(svc->cfg) != 0 || run_migrations(svc) != 0)
+        return sp_service_fail(svc);
+    sp_log_info("%s: migrations applied", svc->info->name);
+    sp_service_destroy(&svc);
+    return 0;
 }
 
 /* Connects what the use_* calls asked for, in dependency order. */
 static int connect_dependencies(sp_service_t *svc)
 {
+    int rc = run_migrations(svc);
+    if (rc != 0)
+        return rc;
     if (svc->pg.wanted) {
-        if (svc->pg.migrate_url) {
-            int rc =
-                sp_db_migrate(svc->pg.migrate_url, svc->pg.schema, svc->pg.dir, svc->pg.app_role);
-            if (rc != 0) {
-                sp_log_error("migrations of schema %s from %s failed: %s", svc->pg.schema,
-                             svc->pg.dir, sp_strerror(rc));
-                return rc;
-            }
-        }
         if (!(svc->db = sp_db_pool_new(svc->pg.url, svc->pg.pool_size)))
             return SP_ENOMEM;
     }
@@ -597,6 +662,9 @@ static int connect_dependencies(sp_service_t *svc)
                                              c->handler, c->ud);
         if (!c->consumer)
             return SP_EUNAVAILABLE;
+        if (c->flush &&
+            sp_events_consumer_set_batch(c->consumer, c->batch_max, c->batch_wait_ms, c->flush))
+            return SP_EINVAL;
     }
     return SP_OK;
 }
@@ -651,6 +719,28 @@ int sp_service_serve_http(sp_service_t *svc)
         return SP_EINVAL;
     }
     svc->serve_http = 1;
+    return SP_OK;
+}
+
+int sp_service_serve_http_router(sp_service_t *svc, const sp_router_t *router)
+{
+    if (!router)
+        return SP_EINVAL;
+    int rc = sp_service_serve_http(svc);
+    if (rc == SP_OK)
+        svc->http_router = router;
+    return rc;
+}
+
+int sp_service_on_start(sp_service_t *svc, int (*fn)(void *ud), void *ud)
+{
+    if (!fn)
+        return SP_EINVAL;
+    if (svc->n_start_hooks == MAX_HOOKS)
+        return SP_ENOMEM;
+    svc->start_hooks[svc->n_start_hooks].fn = fn;
+    svc->start_hooks[svc->n_start_hooks].ud = ud;
+    svc->n_start_hooks++;
     return SP_OK;
 }
 
@@ -778,7 +868,7 @@ static int start_everything(sp_service_t *svc)
                                  .cors_origins = svc->cors_origins,
                                  .service = svc->info->name,
                                  .shutdown_grace_ms = (unsigned)svc->grace_ms};
-        svc->http = sp_http_server_new(&pub, svc->router);
+        svc->http = sp_http_server_new(&pub, svc->http_router ? svc->http_router : svc->router);
         if (!svc->http || sp_http_server_start(svc->http) != 0)
             return SP_EIO;
     }
@@ -790,6 +880,13 @@ static int start_everything(sp_service_t *svc)
             return SP_EIO;
         c->running = 1;
     }
+    for (size_t i = 0; i < svc->n_start_hooks; i++) {
+        int rc_hook = svc->start_hooks[i].fn(svc->start_hooks[i].ud);
+        if (rc_hook != 0) {
+            sp_log_error("a start hook failed: %s", sp_strerror(rc_hook));
+            return rc_hook;
+        }
+    }
     return SP_OK;
 }
 
@@ -800,6 +897,8 @@ int sp_service_run(sp_service_t *svc)
         sp_service_destroy(&svc);
         return 0;
     }
+    if (svc->migrate_only)
+        return migrate_only(svc);
     if (sp_config_check(svc->cfg) != 0 || start_everything(svc) != 0)
         return sp_service_fail(svc);
     sp_log_info("%s %s started: ops http://%s:%d%s%s", svc->info->name, SP_VERSION, svc->bind_addr,

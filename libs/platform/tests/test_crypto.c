@@ -446,6 +446,61 @@ static void test_uuid_v7_counter_rules(void **state)
     pthread_mutex_unlock(&g_v7_lock);
 }
 
+/* PBKDF2-HMAC-SHA-256 vectors in the style of RFC 6070 (its inputs, with
+ * SHA-256 as the PRF; the outputs are the widely published ones, and
+ * Python's hashlib.pbkdf2_hmac agrees), plus RFC 7914 section 11. */
+static void check_pbkdf2(const char *pw, size_t plen, const char *salt, size_t slen, uint32_t c,
+                         size_t dklen, const char *expect_hex)
+{
+    uint8_t dk[64];
+    char hex[2 * sizeof(dk) + 1];
+    assert_true(dklen <= sizeof(dk));
+    assert_int_equal(sp_pbkdf2_sha256(pw, plen, salt, slen, c, dk, dklen), 0);
+    hex_of(dk, dklen, hex);
+    assert_string_equal(hex, expect_hex);
+}
+
+static void test_pbkdf2_sha256_vectors(void **state)
+{
+    (void)state;
+    check_pbkdf2("password", 8, "salt", 4, 1, 32,
+                 "120fb6cffcf8b32c43e7225256c4f837a86548c92ccc35480805987cb70be17b");
+    check_pbkdf2("password", 8, "salt", 4, 2, 32,
+                 "ae4d0c95af6b46d32d0adff928f06dd02a303f8ef3c251dfd6e2d85a95474c43");
+    check_pbkdf2("password", 8, "salt", 4, 4096, 32,
+                 "c5e478d59288c841aa530db6845c4c8d962893a001ce4e11a4963873aa98134a");
+    /* dkLen over one block: the block counter must advance. */
+    check_pbkdf2(
+        "passwordPASSWORDpassword", 24, "saltSALTsaltSALTsaltSALTsaltSALTsalt", 36, 4096, 40,
+        "348c89dbcbd32b2f32d814b8116e84cf2b17347ebc1800181c4e2a1fb8dd53e1c635518c7dac47e9");
+    /* NULs inside password and salt. */
+    check_pbkdf2("pass\0word", 9, "sa\0lt", 5, 4096, 16, "89b69d0516f829893c696226650a8687");
+    /* RFC 7914 section 11 (PBKDF2-HMAC-SHA256 test vectors), 64 bytes. */
+    check_pbkdf2("passwd", 6, "salt", 4, 1, 64,
+                 "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc"
+                 "49ca9cccf179b645991664b39d77ef317c71b845b1e30bd509112041d3a19783");
+    /* A password longer than the HMAC block is hashed first. */
+    char long_pw[100];
+    memset(long_pw, 'p', sizeof(long_pw));
+    uint8_t a[32], b[32], kh[SP_SHA256_LEN];
+    assert_int_equal(sp_pbkdf2_sha256(long_pw, sizeof(long_pw), "salt", 4, 3, a, sizeof(a)), 0);
+    sp_sha256(long_pw, sizeof(long_pw), kh);
+    assert_int_equal(sp_pbkdf2_sha256(kh, sizeof(kh), "salt", 4, 3, b, sizeof(b)), 0);
+    assert_memory_equal(a, b, sizeof(a));
+}
+
+static void test_pbkdf2_sha256_rejects(void **state)
+{
+    (void)state;
+    uint8_t dk[32];
+    assert_int_equal(sp_pbkdf2_sha256("p", 1, "s", 1, 0, dk, sizeof(dk)), SP_EINVAL);
+    assert_int_equal(sp_pbkdf2_sha256("p", 1, "s", 1, 1, dk, 0), SP_EINVAL);
+    assert_int_equal(sp_pbkdf2_sha256(NULL, 1, "s", 1, 1, dk, sizeof(dk)), SP_EINVAL);
+    assert_int_equal(sp_pbkdf2_sha256("p", 1, NULL, 1, 1, dk, sizeof(dk)), SP_EINVAL);
+    /* Empty password and salt are valid inputs. */
+    assert_int_equal(sp_pbkdf2_sha256(NULL, 0, NULL, 0, 1, dk, sizeof(dk)), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -464,6 +519,8 @@ int main(void)
         cmocka_unit_test(test_uuid_v7_shape_and_order),
         cmocka_unit_test(test_uuid_v7_threads),
         cmocka_unit_test(test_uuid_v7_counter_rules),
+        cmocka_unit_test(test_pbkdf2_sha256_vectors),
+        cmocka_unit_test(test_pbkdf2_sha256_rejects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

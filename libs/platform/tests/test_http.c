@@ -28,6 +28,7 @@
 #include "platform/log.h"
 #include "platform/metrics.h"
 #include "platform/request.h"
+#include "platform/trace.h"
 #include "platform/router.h"
 
 #define MAX_BODY 4096
@@ -517,6 +518,87 @@ static void test_request_id(void **state)
     assert_string_not_equal(rid, rid2);
 }
 
+/* The traceparent the handler saw for one GET /v1/items/1 with the given
+ * extra header (NULL = none), copied into out. */
+static void traceparent_seen(const char *header, char *out, size_t cap)
+{
+    const char *hdrs[] = {header, NULL};
+    reply_t r = http_do(g_fx.port, "GET", "/v1/items/1", NULL, 0, header ? hdrs : NULL);
+    assert_int_equal(r.status, 200);
+    cJSON *root = cJSON_Parse(r.body);
+    assert_non_null(root);
+    cJSON *tp = cJSON_GetObjectItem(root, "traceparent");
+    assert_true(cJSON_IsString(tp));
+    snprintf(out, cap, "%s", tp->valuestring);
+    cJSON_Delete(root);
+    reply_free(&r);
+}
+
+static void test_traceparent_started_when_missing(void **state)
+{
+    char a[128], b[128], trace_id[SP_TRACE_ID_LEN + 1], span_id[SP_SPAN_ID_LEN + 1];
+
+    /* No traceparent: the server starts a trace, version 00, sampled. */
+    traceparent_seen(NULL, a, sizeof a);
+    assert_int_equal(strlen(a), SP_TRACEPARENT_LEN);
+    assert_int_equal(sp_trace_parse(a, trace_id, span_id), 0);
+    assert_int_equal(strncmp(a, "00-", 3), 0);
+    assert_string_equal(a + 52, "-01");
+    traceparent_seen(NULL, b, sizeof b);
+    assert_int_equal(sp_trace_parse(b, NULL, NULL), 0);
+    assert_int_not_equal(strncmp(a + 3, b + 3, SP_TRACE_ID_LEN), 0);
+
+    /* Malformed ones (all-zero trace id, upper case, garbage) start a new
+     * trace too; a valid one is kept as it is. */
+    const char *bad[] = {
+        "traceparent: 00-00000000000000000000000000000000-b7ad6b7169203331-01",
+        "traceparent: 00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01",
+        "traceparent: hello",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        traceparent_seen(bad[i], a, sizeof a);
+        assert_int_equal(sp_trace_parse(a, NULL, NULL), 0);
+        assert_string_not_equal(a, bad[i] + strlen("traceparent: "));
+    }
+    traceparent_seen("traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00", a,
+                     sizeof a);
+    assert_string_equal(a, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00");
+}
+
+/* The access log line of a request carries its trace. */
+static void test_access_log_has_trace(void **state)
+{
+    FILE *log = tmpfile();
+    assert_non_null(log);
+    sp_log_init("test_http", SP_LOG_INFO);
+    sp_log_set_output(log);
+    const char *hdrs[] = {"traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                          "X-Request-Id: trace-log-test", NULL};
+    reply_t r = http_do(g_fx.port, "GET", "/v1/items/7", NULL, 0, hdrs);
+    assert_int_equal(r.status, 200);
+    reply_free(&r);
+    sp_log_set_output(NULL);
+    sp_log_init("test_http", SP_LOG_WARN);
+
+    rewind(log);
+    char line[4096];
+    int found = 0;
+    while (fgets(line, sizeof line, log)) {
+        cJSON *o = cJSON_Parse(line);
+        assert_non_null(o);
+        cJSON *rid = cJSON_GetObjectItem(o, "request_id");
+        if (cJSON_IsString(rid) && strcmp(rid->valuestring, "trace-log-test") == 0) {
+            found = 1;
+            assert_string_equal(cJSON_GetObjectItem(o, "trace_id")->valuestring,
+                                "4bf92f3577b34da6a3ce929d0e0e4736");
+            assert_string_equal(cJSON_GetObjectItem(o, "span_id")->valuestring, "00f067aa0ba902b7");
+        }
+        cJSON_Delete(o);
+    }
+    fclose(log);
+    assert_true(found);
+}
+
 static void test_cors(void **state)
 {
     char v[256];
@@ -849,6 +931,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_get_path_param_json),
         cmocka_unit_test(test_post_json_echo),
+        cmocka_unit_test(test_traceparent_started_when_missing),
+        cmocka_unit_test(test_access_log_has_trace),
         cmocka_unit_test(test_malformed_json_is_400),
         cmocka_unit_test(test_query_decoding),
         cmocka_unit_test(test_404_and_405_shapes),

@@ -251,6 +251,36 @@ static void test_context(void **state)
     free_lines(lines, n);
 }
 
+static void test_trace_context(void **state)
+{
+    sp_log_set_context("req-1", NULL);
+    sp_log_set_trace("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+    sp_log_info("traced");
+    /* sp_log_set_context leaves the trace alone. */
+    sp_log_set_context("req-2", "tenant-b");
+    sp_log_info("still traced");
+    sp_log_set_trace("not a traceparent");
+    sp_log_info("malformed clears");
+    sp_log_set_trace("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+    sp_log_clear_context();
+    sp_log_info("cleared");
+
+    size_t n;
+    cJSON **lines = read_lines(&n);
+    assert_int_equal(n, 4);
+    assert_string_equal(field(lines[0], "trace_id"), "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_string_equal(field(lines[0], "span_id"), "00f067aa0ba902b7");
+    assert_string_equal(field(lines[0], "request_id"), "req-1");
+    assert_string_equal(field(lines[1], "trace_id"), "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_string_equal(field(lines[1], "tenant_id"), "tenant-b");
+    assert_null(cJSON_GetObjectItem(lines[2], "trace_id"));
+    assert_null(cJSON_GetObjectItem(lines[2], "span_id"));
+    assert_string_equal(field(lines[2], "request_id"), "req-2");
+    assert_null(cJSON_GetObjectItem(lines[3], "trace_id"));
+    assert_null(cJSON_GetObjectItem(lines[3], "request_id"));
+    free_lines(lines, n);
+}
+
 #define THREADS    4
 #define PER_THREAD 2000
 
@@ -305,6 +335,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_service_escaped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_context, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trace_context, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads_do_not_interleave, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

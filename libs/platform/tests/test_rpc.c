@@ -63,6 +63,8 @@ static sp_handler_result_t item_handler(sp_request_t *req, void *ud)
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(body, "name");
     const sp_auth_t *auth = sp_request_auth(req);
     cJSON *out = cJSON_CreateObject();
+    /* test_trace_in_log_lines looks for this line and its trace. */
+    sp_log_debug("item handler for %s", sp_request_param(req, "id"));
     cJSON_AddStringToObject(out, "id", sp_request_param(req, "id"));
     cJSON_AddStringToObject(out, "name", cJSON_IsString(name) ? name->valuestring : "");
     cJSON_AddStringToObject(out, "tenant", auth && auth->tenant_id ? auth->tenant_id : "");
@@ -297,6 +299,47 @@ static void test_http_forwarded(void **state)
     assert_int_equal(reply->status, SERPHONA__RPC__V1__STATUS__STATUS_OK);
     assert_int_equal(reply->http_response->status, 400);
     serphona__rpc__v1__envelope__free_unpacked(reply, NULL);
+}
+
+/* A handler served over RPC logs with the envelope's request id, tenant and
+ * trace. */
+static void test_trace_in_log_lines(void **state)
+{
+    fixture_t *f = *state;
+    FILE *log = tmpfile();
+    assert_non_null(log);
+    sp_log_init("test_rpc", SP_LOG_DEBUG);
+    sp_log_set_output(log);
+    http_env_t h;
+    http_env_init(&h, "POST", "/v1/items/traced-1", "", "{\"name\":\"t\"}");
+    h.env.request_id = "req-trace-1";
+    h.env.traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    Serphona__Rpc__V1__Envelope *reply = NULL;
+    assert_int_equal(sp_rpc_client_call(f->client, &h.env, 2000, &reply), 0);
+    assert_int_equal(reply->http_response->status, 201);
+    serphona__rpc__v1__envelope__free_unpacked(reply, NULL);
+    sp_log_set_output(NULL);
+    sp_log_init("test_rpc", SP_LOG_ERROR);
+
+    rewind(log);
+    char line[4096];
+    int found = 0;
+    while (fgets(line, sizeof line, log)) {
+        cJSON *o = cJSON_Parse(line);
+        assert_non_null(o);
+        cJSON *msg = cJSON_GetObjectItem(o, "msg");
+        if (cJSON_IsString(msg) && strcmp(msg->valuestring, "item handler for traced-1") == 0) {
+            found = 1;
+            assert_string_equal(cJSON_GetObjectItem(o, "request_id")->valuestring, "req-trace-1");
+            assert_string_equal(cJSON_GetObjectItem(o, "tenant_id")->valuestring, "tenant-42");
+            assert_string_equal(cJSON_GetObjectItem(o, "trace_id")->valuestring,
+                                "4bf92f3577b34da6a3ce929d0e0e4736");
+            assert_string_equal(cJSON_GetObjectItem(o, "span_id")->valuestring, "00f067aa0ba902b7");
+        }
+        cJSON_Delete(o);
+    }
+    fclose(log);
+    assert_true(found);
 }
 
 static void test_http_async_handler(void **state)
@@ -760,6 +803,7 @@ int main(void)
         cmocka_unit_test(test_helpers),
         cmocka_unit_test_setup_teardown(test_ping_typed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http_forwarded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trace_in_log_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http_async_handler, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http_404_and_405, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_method_and_errors, setup, teardown),

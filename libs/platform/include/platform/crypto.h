@@ -22,6 +22,15 @@ void sp_sha256(const void *data, size_t len, uint8_t out[SP_SHA256_LEN]);
 void sp_hmac_sha256(const void *key, size_t klen, const void *data, size_t len,
                     uint8_t out[SP_SHA256_LEN]);
 
+/* PBKDF2 (RFC 8018 section 5.2) with HMAC-SHA-256 as the PRF: derives outlen
+ * bytes from password and salt (either may hold NULs) in `iterations` rounds,
+ * for storing passwords. The padded key states are computed once and cloned
+ * per round, so one round costs two SHA-256 compressions. Returns 0, or
+ * SP_EINVAL when iterations is 0, outlen is 0 or larger than
+ * (2^32 - 1) * 32 bytes, or a pointer is NULL with a non-zero length. */
+int sp_pbkdf2_sha256(const void *password, size_t plen, const void *salt, size_t slen,
+                     uint32_t iterations, uint8_t *out, size_t outlen);
+
 /* Fills buf with len cryptographically secure random bytes from a CTR-DRBG
  * seeded from the system's entropy (one generator per thread, reseeded after
  * fork). Returns 0, or SP_EIO when the generator cannot be seeded or fails, in

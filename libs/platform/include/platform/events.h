@@ -18,10 +18,19 @@
  *   is committed meanwhile. A crash therefore replays at-least-once; handlers
  *   must be idempotent by event_id.
  *
+ * - Batch mode (sp_events_consumer_set_batch) defers the store further: a
+ *   handler returning 0 only *accepts* a message into the caller's batch, and
+ *   offsets are stored once a flush callback made the whole batch durable.
+ *
  * librdkafka errors are translated to SP_E* codes here; librdkafka's own text
  * is logged with sp_log_*. Metrics:
  *   serphona_events_produced_total{topic,result}  result = ok | error
  *   serphona_events_consumed_total{topic,result}  result = ok | retry | undecodable
+ *   serphona_events_consumer_lag{topic,partition} messages in the partition after the
+ *                                                 one being handled (high watermark
+ *                                                 librdkafka cached - offset - 1); 0
+ *                                                 once the partition is revoked
+ *   serphona_events_flushes_total{result}         batch mode; result = ok | error
  */
 #ifndef SP_EVENTS_H
 #define SP_EVENTS_H
@@ -157,7 +166,9 @@ typedef struct {
     const void *impl_; /* private: the librdkafka message */
 } sp_events_message_t;
 
-/* Returns 0 when the message has been processed durably (its offset is then
+/* While it runs, the thread's log context (log.h) carries the event's
+ * tenant_id and the trace of its traceparent, so its lines join the trace.
+ * Returns 0 when the message has been processed durably (its offset is then
  * stored and committed with the next auto-commit), non-zero to have the same
  * message delivered again after a backoff (100 ms doubling up to 5 s). Runs in
  * the thread that calls sp_events_consumer_run / _poll_once. */
@@ -200,12 +211,49 @@ void sp_events_consumer_stop(sp_events_consumer_t *cons);
  * message and dispatches it. Returns 1 when a message was handled
  * successfully, 2 when the handler failed (the message will come again), 0
  * when nothing arrived, SP_ESHUTDOWN after close, or SP_EUNAVAILABLE on a
- * fatal error. */
+ * fatal error. In batch mode the step also runs a flush that is due (by size
+ * or by time); it returns 2 when that flush failed. */
 int sp_events_consumer_poll_once(sp_events_consumer_t *cons, int timeout_ms);
 
 /* Commits the offsets stored so far, synchronously. Returns 0 (also when there
  * was nothing to commit) or SP_EUNAVAILABLE. */
 int sp_events_consumer_commit(sp_events_consumer_t *cons);
+
+/* ---- batch mode ------------------------------------------------------------ */
+
+/* A batch consumer's flush: make every message the handler accepted since the
+ * previous flush durable (e.g. one bulk INSERT). Returns 0 on success — the
+ * consumer then stores the offsets of all of them — or non-zero, in which case
+ * the caller must forget everything accepted since the previous flush: the
+ * consumer rewinds each partition to its first unflushed message and delivers
+ * those messages again after a backoff (the same 100 ms .. 5 s backoff as a
+ * failing handler). Runs in the consumer's thread, with the handler's ud. */
+typedef int (*sp_events_flush_fn)(void *ud);
+
+/* Switches cons to batch mode; call before the first poll. From then on a
+ * handler returning 0 means "accepted into the pending batch", not "durable":
+ * no offset is stored until flush(ud) returned 0 for it. The consumer calls
+ * flush when
+ *   - max_messages (>= 1) messages are pending;
+ *   - max_wait_ms (>= 0) passed since the oldest pending message was accepted
+ *     (checked on every poll step: the poll waits no longer than that);
+ *   - before the handler is retried after it failed (so the messages before
+ *     the failing one become durable first);
+ *   - before its partitions are revoked (a rebalance), and when it closes
+ *     (end of sp_events_consumer_run, or sp_events_consumer_destroy when run
+ *     was never called) — a flush failing then stores nothing, and the next
+ *     owner of the partitions gets those messages again.
+ * A handler returning non-zero still has that message redelivered; if the
+ * flush before it failed too, every partition with pending messages is
+ * rewound. Consequently at-least-once holds across crashes and rebalances,
+ * and the caller dedupes (by event or business id) as in single mode.
+ * Returns 0, or SP_EINVAL for a NULL argument, max_messages 0, a negative
+ * max_wait_ms, or a consumer that already polled. */
+int sp_events_consumer_set_batch(sp_events_consumer_t *cons, size_t max_messages, int max_wait_ms,
+                                 sp_events_flush_fn flush);
+
+/* Messages accepted by the handler and not yet flushed (0 in single mode). */
+size_t sp_events_consumer_pending(const sp_events_consumer_t *cons);
 
 /* Closes the consumer if sp_events_consumer_run did not (committing stored
  * offsets and leaving the group) and frees it. Accepts NULL, sets *self_p to

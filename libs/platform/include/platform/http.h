@@ -12,7 +12,11 @@
  *     characters of [A-Za-z0-9._-]), else a fresh random one; always echoed
  *     in the X-Request-Id response header and set as the log context while
  *     the handler runs;
- *   - the W3C traceparent header, passed through to sp_request_traceparent;
+ *   - the W3C traceparent header (trace.h), passed through to
+ *     sp_request_traceparent when valid; a request without one, or with a
+ *     malformed one, starts a new trace (sp_trace_new), so every request
+ *     carries a traceparent downstream (RPC envelopes, Kafka headers) and its
+ *     trace_id/span_id appear in the log lines written while it is served;
  *   - a body limit: a request whose body is over max_body_bytes is answered
  *     413 {"error":{"code":"payload_too_large",...}}; a declared
  *     Content-Length over the limit is refused before the body is read, a

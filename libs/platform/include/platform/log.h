@@ -2,10 +2,13 @@
  * log.h — structured logging: one JSON object per line on stderr.
  *
  *   {"ts":"2026-11-22T15:20:01.123Z","level":"info","service":"billing",
- *    "msg":"...","request_id":"...","tenant_id":"..."}
+ *    "msg":"...","request_id":"...","tenant_id":"...",
+ *    "trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7"}
  *
- * request_id and tenant_id come from a per-thread context that transports set
- * around each request (sp_log_set_context) and appear only when set. The level
+ * request_id, tenant_id, trace_id and span_id come from a per-thread context
+ * that transports set around each request or consumed event
+ * (sp_log_set_context, sp_log_set_trace) and appear only when set; trace_id
+ * and span_id are those of the W3C traceparent the work carries (trace.h). The level
  * is checked before anything is formatted (the macros below), so a disabled
  * debug line costs one comparison. Never pass secrets, tokens, passwords or
  * unredacted customer text to the logger.
@@ -38,6 +41,14 @@ int sp_log_enabled(sp_log_level_t level);
 /* Per-thread context added to each line; either may be NULL. The strings are
  * copied (truncated at 63 bytes). */
 void sp_log_set_context(const char *request_id, const char *tenant_id);
+
+/* Sets the per-thread trace context from a W3C traceparent: its trace id and
+ * parent (span) id then appear as "trace_id" and "span_id" on each line of
+ * this thread. NULL or a malformed value clears them. sp_log_set_context does
+ * not touch the trace; sp_log_clear_context clears it too. */
+void sp_log_set_trace(const char *traceparent);
+
+/* Clears the whole per-thread context: request, tenant and trace. */
 void sp_log_clear_context(void);
 
 /* Formats and writes one line; msg is JSON-escaped. Prefer the macros. */

@@ -55,8 +55,11 @@ typedef int (*sp_ready_fn)(void *ud);
 /* Creates the service named name (one of topology.h), reading the common
  * configuration. Signals are blocked in every thread created afterwards so
  * only sp_service_run sees them. Handles `--help` (prints the variables and
- * exits 0) and `--version`. Returns NULL after logging every configuration
- * error. */
+ * exits 0) and `--version`. With `--migrate-only`, sp_service_run applies the
+ * migrations the use_* calls asked for (SERPHONA_PG_MIGRATE_URL is then
+ * required where PostgreSQL is used) and returns 0 without serving, or 1 when
+ * they failed: what a deployment's migration job runs. Returns NULL after
+ * logging every configuration error. */
 sp_service_t *sp_service_new(const char *name, int argc, char **argv);
 
 /* Stops whatever runs and frees everything. Accepts NULL; sets *self_p NULL. */
@@ -97,6 +100,14 @@ sp_events_producer_t *sp_service_producer(sp_service_t *svc);
 int sp_service_add_consumer(sp_service_t *svc, const char *group_id, const char *const *topics,
                             size_t n_topics, sp_events_handler_fn handler, void *ud);
 
+/* The same, as a batch consumer (events.h sp_events_consumer_set_batch):
+ * flush(ud) makes up to max_messages accepted messages durable at once, at
+ * the latest max_wait_ms after the oldest was accepted, and at shutdown. */
+int sp_service_add_batch_consumer(sp_service_t *svc, const char *group_id,
+                                  const char *const *topics, size_t n_topics,
+                                  sp_events_handler_fn handler, sp_events_flush_fn flush,
+                                  size_t max_messages, int max_wait_ms, void *ud);
+
 /* A Kafka topic name with the configured prefix; owned by the service. */
 const char *sp_service_topic(sp_service_t *svc, const char *topic);
 
@@ -112,6 +123,15 @@ int sp_service_add_method(sp_service_t *svc, const char *method, sp_rpc_method_f
 /* Serves the router over public HTTP on SERPHONA_HTTP_PORT. */
 int sp_service_serve_http(sp_service_t *svc);
 
+/* Serves router on the public HTTP port instead of the service's own router
+ * (which RPC keeps serving), for a service that must act on that port only
+ * before dispatch: the tools-gateway resolves a partner's API key there, then
+ * calls sp_router_dispatch(sp_service_router(svc), req), while requests the
+ * auth-gateway forwards over RPC already carry their auth context. Implies
+ * sp_service_serve_http. router is borrowed and must outlive svc. Returns 0
+ * or SP_EINVAL (no public HTTP port, or router NULL). */
+int sp_service_serve_http_router(sp_service_t *svc, const sp_router_t *router);
+
 /* An RPC client to another service of the suite, connected to
  * SERPHONA_<SERVICE>_RPC (default tcp://127.0.0.1:<its default port>).
  * Owned by the service, destroyed at shutdown; NULL on failure. */
@@ -123,6 +143,14 @@ int sp_service_add_ready_check(sp_service_t *svc, const char *name, sp_ready_fn 
 /* Runs fn(ud) during shutdown, after servers and consumers stopped and before
  * connections close, in reverse order of registration. */
 int sp_service_on_shutdown(sp_service_t *svc, void (*fn)(void *ud), void *ud);
+
+/* Runs fn(ud) once sp_service_run has connected the dependencies and started
+ * the servers and consumers, in order of registration, on the thread of
+ * sp_service_run: where a service starts its own background threads (they
+ * can use the dependency getters from then on). A non-zero return fails the
+ * start (sp_service_run then returns 1, running the shutdown hooks). Returns
+ * 0, SP_EINVAL or SP_ENOMEM. */
+int sp_service_on_start(sp_service_t *svc, int (*fn)(void *ud), void *ud);
 
 /* Connects the dependencies (migrating first), starts everything, logs where
  * it listens, waits for SIGTERM or SIGINT and shuts down gracefully. Returns the process exit code:

@@ -1,0 +1,21 @@
+/*
+ * audit.h — reading the audit log.
+ *
+ * Entries are written by every change through tm_audit (tm.h), in the same
+ * transaction as the change. The log is append-only (a trigger refuses
+ * UPDATE and DELETE, except when a deleted tenant is purged).
+ *
+ * Route: GET /v1/audit-log [audit:read], newest first, with the filters
+ * actor_type, actor (id), action (exact, or a prefix ending in ".*", e.g.
+ * "user.*"), resource_type, resource_id, since / until (RFC 3339, since
+ * inclusive, until exclusive), limit (1..200, default 50) and cursor (the
+ * next_cursor of the previous page; null on the last page).
+ */
+#ifndef TM_AUDIT_H
+#define TM_AUDIT_H
+
+#include "tm.h"
+
+int tm_audit_routes(tm_t *tm, sp_router_t *router);
+
+#endif
