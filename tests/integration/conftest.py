@@ -9,6 +9,7 @@ log holds a sanitizer report.
 import os
 import random
 import shlex
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -145,6 +146,8 @@ def stack():
             text = s.log(service)
             if any(marker in text for marker in SANITIZER_MARKERS):
                 reports.append(f"--- {service} ---\n{text[-4000:]}")
+        if not reports:
+            shutil.rmtree(run_dir, ignore_errors=True)  # kept when there is something to read
         if reports:
             pytest.fail("sanitizer reports in service logs:\n" + "\n".join(reports))
 

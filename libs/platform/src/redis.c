@@ -38,18 +38,22 @@ static const char RATE_SCRIPT[] =
     "local limit = tonumber(ARGV[1])\n"
     "local period = tonumber(ARGV[2]) * 1000000\n"
     "local burst = tonumber(ARGV[3])\n"
+    "local cost = tonumber(ARGV[4] or '1')\n"
     "local interval = period / limit\n"
     "local tolerance = interval * burst\n"
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"
     "local tat = tonumber(redis.call('GET', KEYS[1]))\n"
     "if not tat or tat < now then tat = now end\n"
-    "local new_tat = tat + interval\n"
+    "local new_tat = tat + interval * cost\n"
     "local allow_at = new_tat - tolerance\n"
     "if allow_at > now then\n"
     "  return {0, 0, math.ceil((allow_at - now) / 1000), math.ceil((tat - now) / 1000)}\n"
     "end\n"
     "local ttl = math.ceil((new_tat - now) / 1000)\n"
+    /* A huge limit's interval can be below the precision of TAT (a double
+     * of microseconds since 1970), leaving ttl 0, which SET refuses. */
+    "if ttl < 1 then ttl = 1 end\n"
     "redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', ttl)\n"
     "local remaining = math.floor((tolerance - (new_tat - now)) / interval + 0.001)\n"
     "if remaining < 0 then remaining = 0 end\n"
@@ -95,6 +99,11 @@ static redisContext *connect_one(sp_redis_pool_t *pool)
         freeReplyObject(r);
     }
     return ctx;
+}
+
+redisContext *sp_redis_pool_connect(sp_redis_pool_t *pool)
+{
+    return pool ? connect_one(pool) : NULL;
 }
 
 /* sp_pool_ops_t.open: a failure to connect is logged by connect_one. */
@@ -245,29 +254,36 @@ static int64_t reply_int(const redisReply *r)
 int sp_redis_rate_limit(sp_redis_pool_t *pool, const char *key, int limit, int period_seconds,
                         int burst, sp_rate_result_t *out)
 {
+    return sp_redis_rate_limit_n(pool, key, limit, period_seconds, burst, 1, out);
+}
+
+int sp_redis_rate_limit_n(sp_redis_pool_t *pool, const char *key, int limit, int period_seconds,
+                          int burst, int cost, sp_rate_result_t *out)
+{
     memset(out, 0, sizeof(*out));
-    if (!key || limit <= 0 || period_seconds <= 0)
+    if (!key || limit <= 0 || period_seconds <= 0 || cost <= 0)
         return SP_EINVAL;
     if (burst <= 0)
         burst = limit;
-    char slimit[16], speriod[16], sburst[16];
+    char slimit[16], speriod[16], sburst[16], scost[16];
     snprintf(slimit, sizeof(slimit), "%d", limit);
     snprintf(speriod, sizeof(speriod), "%d", period_seconds);
     snprintf(sburst, sizeof(sburst), "%d", burst);
+    snprintf(scost, sizeof(scost), "%d", cost);
 
     /* EVALSHA first: only the 40-byte hash travels. Redis forgets scripts on
      * restart or SCRIPT FLUSH, answering NOSCRIPT; EVAL then sends the body
      * and caches it again. */
-    const char *argv[7] = {"EVALSHA", pool->script_sha, "1", key, slimit, speriod, sburst};
+    const char *argv[8] = {"EVALSHA", pool->script_sha, "1", key, slimit, speriod, sburst, scost};
     redisReply *r = NULL;
-    int rc = sp_redis_command(pool, &r, 7, argv, NULL);
+    int rc = sp_redis_command(pool, &r, 8, argv, NULL);
     if (rc != 0)
         return rc;
     if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
         freeReplyObject(r);
         argv[0] = "EVAL";
         argv[1] = RATE_SCRIPT;
-        rc = sp_redis_command(pool, &r, 7, argv, NULL);
+        rc = sp_redis_command(pool, &r, 8, argv, NULL);
         if (rc != 0)
             return rc;
     }

@@ -33,6 +33,12 @@ sp_redis_pool_t *sp_redis_pool_new(const char *host, int port, const char *passw
 /* Closes every connection (all must be idle). Accepts NULL; sets *self_p NULL. */
 void sp_redis_pool_destroy(sp_redis_pool_t **self_p);
 
+/* A connection of its own to the pool's server (not one of the pool's),
+ * authenticated, with the pool's timeout on each command, for long-lived
+ * uses the pool cannot serve, such as a subscriber. The caller owns it and
+ * frees it with redisFree. NULL (logged) when it cannot connect. */
+redisContext *sp_redis_pool_connect(sp_redis_pool_t *pool);
+
 /* PING; 0 when Redis answers PONG, else SP_EUNAVAILABLE / SP_ETIMEDOUT. For
  * /health/ready: bounded by the pool's timeout. */
 int sp_redis_ping(sp_redis_pool_t *pool);
@@ -66,6 +72,12 @@ typedef struct {
  */
 int sp_redis_rate_limit(sp_redis_pool_t *pool, const char *key, int limit, int period_seconds,
                         int burst, sp_rate_result_t *out);
+
+/* sp_redis_rate_limit for cost requests at once (cost >= 1), all allowed or
+ * all refused together: for callers that admit requests locally and settle
+ * with Redis in batches. SP_EINVAL for cost < 1. */
+int sp_redis_rate_limit_n(sp_redis_pool_t *pool, const char *key, int limit, int period_seconds,
+                          int burst, int cost, sp_rate_result_t *out);
 
 /* SET key value EX ttl_seconds (ttl_seconds > 0). value is binary-safe.
  * Returns 0, SP_EINVAL, or an SP_E* from the connection. */
