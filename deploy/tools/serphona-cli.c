@@ -9,13 +9,37 @@
  *       consumes COUNT events in GROUP, committing each, and prints one JSON
  *       line per event; exits 1 when fewer arrived before the timeout
  *
+ *   serphona-cli produce-interactions BROKERS TOPIC FILE|-
+ *       reads JSON lines (one Interaction each, field names as in
+ *       proto/interactions.proto), publishes each as an
+ *       "interaction.recorded" event (application/x-protobuf) keyed by its
+ *       tenant, waits for every ack and prints {"produced":N}. For tests of
+ *       poison handling a line may instead carry "_raw" (a string published
+ *       as the bare record value, no envelope) or "_payload_raw" (a string
+ *       used as the envelope's payload instead of the Interaction), and
+ *       "_type" / "_content_type" / "_envelope_tenant" override the
+ *       envelope's fields.
+ *
+ *   serphona-cli http ENDPOINT METHOD PATH[?QUERY] TENANT_ID ROLES [BODY]
+ *       sends one forwarded-HTTP request over ZeroMQ to the service at
+ *       ENDPOINT with an AuthContext (tenant TENANT_ID, or none for "-";
+ *       ROLES comma-separated, "-" for none; subject "serphona-cli"), the
+ *       way the auth-gateway does after verifying a token, and prints the
+ *       reply: the status on the first line, then "Name: value" header
+ *       lines, an empty line and the body as received
+ *
  * Exit codes: 0 success, 1 the operation failed, 2 usage.
  */
 #include "platform/error.h"
 #include "platform/events.h"
 #include "platform/log.h"
 #include "platform/rpc.h"
+#include "interactions.pb-c.h"
 #include "ping.pb-c.h"
+
+#include <cjson/cJSON.h>
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +50,9 @@ static int usage(void)
 {
     fprintf(stderr, "usage: serphona-cli ping ENDPOINT SERVICE\n"
                     "       serphona-cli produce BROKERS TOPIC TYPE TENANT JSON\n"
-                    "       serphona-cli consume BROKERS TOPIC GROUP COUNT TIMEOUT_MS\n");
+                    "       serphona-cli consume BROKERS TOPIC GROUP COUNT TIMEOUT_MS\n"
+                    "       serphona-cli produce-interactions BROKERS TOPIC FILE|-\n"
+                    "       serphona-cli http ENDPOINT METHOD PATH TENANT_ID ROLES [BODY]\n");
     return 2;
 }
 
@@ -141,6 +167,306 @@ static int cmd_consume(const char *brokers, const char *topic, const char *group
     return rc == 0 ? 0 : 1;
 }
 
+/* ---- produce-interactions ------------------------------------------------ */
+
+typedef struct {
+    pthread_mutex_t mtx;
+    long ok, failed;
+} acks_t;
+
+static void on_ack(int err, void *ud)
+{
+    acks_t *a = ud;
+    pthread_mutex_lock(&a->mtx);
+    if (err == 0)
+        a->ok++;
+    else
+        a->failed++;
+    pthread_mutex_unlock(&a->mtx);
+}
+
+/* A string member of o, or def; the pointer is borrowed from the tree. */
+static char *json_str(const cJSON *o, const char *name, const char *def)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsString(v) ? v->valuestring : (char *)def;
+}
+
+static int64_t json_int(const cJSON *o, const char *name, int64_t def)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : def;
+}
+
+/* Packs the Interaction described by o; returns malloc'd bytes or NULL. */
+static uint8_t *pack_interaction(const cJSON *o, size_t *len)
+{
+    Serphona__Interactions__V1__Interaction ix = SERPHONA__INTERACTIONS__V1__INTERACTION__INIT;
+    Serphona__Interactions__V1__Survey survey = SERPHONA__INTERACTIONS__V1__SURVEY__INIT;
+    const cJSON *tags = cJSON_GetObjectItemCaseSensitive(o, "tags");
+    const cJSON *meta = cJSON_GetObjectItemCaseSensitive(o, "metadata");
+    const cJSON *utts = cJSON_GetObjectItemCaseSensitive(o, "utterances");
+    const cJSON *sv = cJSON_GetObjectItemCaseSensitive(o, "survey");
+    Serphona__Interactions__V1__Utterance *uv = NULL, **up = NULL;
+    Serphona__Interactions__V1__Interaction__MetadataEntry *mv = NULL, **mp = NULL;
+    char **tv = NULL;
+    uint8_t *out = NULL;
+    size_t n;
+
+    ix.interaction_id = json_str(o, "interaction_id", "");
+    ix.tenant_id = json_str(o, "tenant_id", "");
+    ix.external_id = json_str(o, "external_id", "");
+    ix.channel = json_str(o, "channel", "");
+    ix.occurred_at_unix_ms = json_int(o, "occurred_at_unix_ms", 0);
+    ix.language = json_str(o, "language", "");
+    ix.agent_id = json_str(o, "agent_id", "");
+    ix.agent_name = json_str(o, "agent_name", "");
+    ix.customer_ref = json_str(o, "customer_ref", "");
+    ix.subject = json_str(o, "subject", "");
+    ix.rating = (int32_t)json_int(o, "rating", 0);
+    ix.source = json_str(o, "source", "api");
+    if ((n = (size_t)cJSON_GetArraySize(tags)) > 0 && (tv = calloc(n, sizeof *tv))) {
+        const cJSON *t;
+        cJSON_ArrayForEach(t, tags) if (cJSON_IsString(t)) tv[ix.n_tags++] = t->valuestring;
+        ix.tags = tv;
+    }
+    if (cJSON_IsObject(meta) && (n = (size_t)cJSON_GetArraySize(meta)) > 0 &&
+        (mv = calloc(n, sizeof *mv)) && (mp = calloc(n, sizeof(void *)))) {
+        const cJSON *m;
+        cJSON_ArrayForEach(m, meta)
+        {
+            if (!cJSON_IsString(m))
+                continue;
+            serphona__interactions__v1__interaction__metadata_entry__init(&mv[ix.n_metadata]);
+            mv[ix.n_metadata].key = m->string;
+            mv[ix.n_metadata].value = m->valuestring;
+            mp[ix.n_metadata] = &mv[ix.n_metadata];
+            ix.n_metadata++;
+        }
+        ix.metadata = mp;
+    }
+    if ((n = (size_t)cJSON_GetArraySize(utts)) > 0 && (uv = calloc(n, sizeof *uv)) &&
+        (up = calloc(n, sizeof(void *)))) {
+        const cJSON *u;
+        cJSON_ArrayForEach(u, utts)
+        {
+            Serphona__Interactions__V1__Utterance *x = &uv[ix.n_utterances];
+            serphona__interactions__v1__utterance__init(x);
+            x->speaker = json_str(u, "speaker", "");
+            x->start_ms = json_int(u, "start_ms", -1);
+            x->end_ms = json_int(u, "end_ms", -1);
+            x->text = json_str(u, "text", "");
+            up[ix.n_utterances++] = x;
+        }
+        ix.utterances = up;
+    }
+    if (cJSON_IsObject(sv)) {
+        survey.nps = (int32_t)json_int(sv, "nps", -1);
+        survey.csat = (int32_t)json_int(sv, "csat", -1);
+        ix.survey = &survey;
+    }
+    *len = serphona__interactions__v1__interaction__get_packed_size(&ix);
+    if ((out = malloc(*len ? *len : 1)))
+        serphona__interactions__v1__interaction__pack(&ix, out);
+    free(tv);
+    free(mv);
+    free(mp);
+    free(uv);
+    free(up);
+    return out;
+}
+
+/* Publishes value as a bare record (no envelope, no key) with a one-off
+ * librdkafka producer: the platform producer only sends envelopes. */
+static int produce_raw(const char *brokers, const char *topic, const char *value)
+{
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, sizeof errstr) !=
+        RD_KAFKA_CONF_OK) {
+        rd_kafka_conf_destroy(conf);
+        return 1;
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        return 1;
+    }
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_VALUE((void *)value, strlen(value)),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    int rc = err == 0 && rd_kafka_flush(rk, 10000) == 0 ? 0 : 1;
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
+static int cmd_produce_interactions(const char *brokers, const char *topic, const char *path)
+{
+    FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    acks_t acks = {.mtx = PTHREAD_MUTEX_INITIALIZER};
+    long queued = 0, line_no = 0, bad = 0;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
+
+    if (!in) {
+        fprintf(stderr, "cannot open %s\n", path);
+        return 1;
+    }
+    sp_events_producer_t *prod = sp_events_producer_new(brokers, "serphona-cli");
+    if (!prod) {
+        if (in != stdin)
+            fclose(in);
+        return 1;
+    }
+    while ((got = getline(&line, &cap, in)) > 0) {
+        line_no++;
+        cJSON *o = cJSON_Parse(line);
+        if (!cJSON_IsObject(o)) {
+            if (got > 1) {
+                fprintf(stderr, "line %ld is not a JSON object\n", line_no);
+                bad++;
+            }
+            cJSON_Delete(o);
+            continue;
+        }
+        const char *raw = json_str(o, "_raw", NULL);
+        if (raw) {
+            /* Keep order with what is queued before it. */
+            sp_events_producer_flush(prod, 30000);
+            if (produce_raw(brokers, topic, raw) != 0)
+                bad++;
+            else
+                acks.ok++, queued++;
+            cJSON_Delete(o);
+            continue;
+        }
+        const char *tenant = json_str(o, "tenant_id", "");
+        const char *ev_tenant = json_str(o, "_envelope_tenant", tenant);
+        const char *payload_raw = json_str(o, "_payload_raw", NULL);
+        size_t len = 0;
+        uint8_t *payload = payload_raw ? (uint8_t *)strdup(payload_raw) : pack_interaction(o, &len);
+        if (payload_raw)
+            len = strlen(payload_raw);
+        Serphona__Events__V1__Event ev = SERPHONA__EVENTS__V1__EVENT__INIT;
+        int rc = payload
+                     ? sp_events_event_init(&ev, json_str(o, "_type", "interaction.recorded"),
+                                            *ev_tenant ? ev_tenant : "none", payload, len,
+                                            json_str(o, "_content_type", "application/x-protobuf"))
+                     : SP_ENOMEM;
+        free(payload);
+        for (int tries = 0; rc == 0; tries++) {
+            rc = sp_events_publish(prod, topic, *ev_tenant ? ev_tenant : NULL, &ev, on_ack, &acks);
+            if (rc != SP_EUNAVAILABLE || tries == 100)
+                break;
+            sp_events_producer_flush(prod, 100); /* local queue full: let it drain */
+            rc = 0;
+        }
+        if (rc == 0)
+            queued++;
+        else
+            bad++;
+        sp_events_event_cleanup(&ev);
+        cJSON_Delete(o);
+    }
+    free(line);
+    if (in != stdin)
+        fclose(in);
+    int frc = sp_events_producer_flush(prod, 60000);
+    sp_events_producer_destroy(&prod);
+    pthread_mutex_lock(&acks.mtx);
+    long ok = acks.ok, failed = acks.failed;
+    pthread_mutex_unlock(&acks.mtx);
+    printf("{\"produced\":%ld,\"failed\":%ld,\"bad_lines\":%ld}\n", ok, failed, bad);
+    return frc == 0 && failed == 0 && bad == 0 && ok == queued ? 0 : 1;
+}
+
+/* ---- http: a forwarded request with an auth context ----------------------- */
+
+/* Splits list ("a,b", or "-" for none) into *out (malloc'd, caller frees). */
+static size_t split_roles(char *list, char ***out)
+{
+    *out = NULL;
+    if (strcmp(list, "-") == 0 || !*list)
+        return 0;
+    size_t n = 1;
+    for (const char *p = list; *p; p++)
+        n += *p == ',';
+    char **v = calloc(n, sizeof *v);
+    if (!v)
+        return 0;
+    size_t i = 0;
+    for (char *save = NULL, *t = strtok_r(list, ",", &save); t && i < n;
+         t = strtok_r(NULL, ",", &save))
+        v[i++] = t;
+    *out = v;
+    return i;
+}
+
+static int cmd_http(const char *endpoint, const char *method, const char *target,
+                    const char *tenant, const char *roles, const char *body)
+{
+    char *path = strdup(target), *role_list = strdup(roles);
+    if (!path || !role_list) {
+        free(path);
+        free(role_list);
+        return 1;
+    }
+    char *query = strchr(path, '?');
+    if (query)
+        *query++ = '\0';
+    char **role_v = NULL;
+    size_t n_roles = split_roles(role_list, &role_v);
+
+    Serphona__Rpc__V1__AuthContext auth = SERPHONA__RPC__V1__AUTH_CONTEXT__INIT;
+    auth.tenant_id = strcmp(tenant, "-") == 0 ? "" : (char *)tenant;
+    auth.subject = "serphona-cli";
+    auth.roles = role_v;
+    auth.n_roles = n_roles;
+    Serphona__Rpc__V1__HttpRequest hr = SERPHONA__RPC__V1__HTTP_REQUEST__INIT;
+    hr.method = (char *)method;
+    hr.path = path;
+    hr.query = query ? query : "";
+    hr.remote_addr = "127.0.0.1";
+    if (body) {
+        hr.body.data = (uint8_t *)body;
+        hr.body.len = strlen(body);
+    }
+    Serphona__Rpc__V1__Envelope env = SERPHONA__RPC__V1__ENVELOPE__INIT;
+    env.method = "http";
+    env.auth = &auth;
+    env.body_case = SERPHONA__RPC__V1__ENVELOPE__BODY_HTTP_REQUEST;
+    env.http_request = &hr;
+
+    int rc = 1;
+    sp_rpc_client_t *client = sp_rpc_client_new(endpoint);
+    Serphona__Rpc__V1__Envelope *reply = NULL;
+    int err = client ? sp_rpc_client_call(client, &env, 30000, &reply) : SP_EUNAVAILABLE;
+    if (err != 0) {
+        fprintf(stderr, "http %s %s at %s failed: %s\n", method, target, endpoint,
+                sp_strerror(err));
+    } else if (reply->body_case != SERPHONA__RPC__V1__ENVELOPE__BODY_HTTP_RESPONSE) {
+        fprintf(stderr, "http %s %s: reply status %d (%s)\n", method, target, (int)reply->status,
+                reply->error_message ? reply->error_message : "");
+    } else {
+        const Serphona__Rpc__V1__HttpResponse *r = reply->http_response;
+        printf("%u\n", r->status);
+        for (size_t i = 0; i < r->n_headers; i++)
+            printf("%s: %s\n", r->headers[i]->name, r->headers[i]->value);
+        printf("\n");
+        fwrite(r->body.data, 1, r->body.len, stdout);
+        fflush(stdout);
+        rc = 0;
+    }
+    if (reply)
+        serphona__rpc__v1__envelope__free_unpacked(reply, NULL);
+    sp_rpc_client_destroy(&client);
+    free(role_v);
+    free(role_list);
+    free(path);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     sp_log_init("serphona-cli", SP_LOG_WARN);
@@ -148,6 +474,10 @@ int main(int argc, char **argv)
         return cmd_ping(argv[2], argv[3]);
     if (argc == 7 && strcmp(argv[1], "produce") == 0)
         return cmd_produce(argv[2], argv[3], argv[4], argv[5], argv[6]);
+    if (argc == 5 && strcmp(argv[1], "produce-interactions") == 0)
+        return cmd_produce_interactions(argv[2], argv[3], argv[4]);
+    if ((argc == 7 || argc == 8) && strcmp(argv[1], "http") == 0)
+        return cmd_http(argv[2], argv[3], argv[4], argv[5], argv[6], argc == 8 ? argv[7] : NULL);
     if (argc == 7 && strcmp(argv[1], "consume") == 0)
         return cmd_consume(argv[2], argv[3], argv[4], (int)strtol(argv[5], NULL, 10),
                            (int)strtol(argv[6], NULL, 10));
