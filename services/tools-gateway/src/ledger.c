@@ -1,0 +1,118 @@
+/*
+ * ledger.c — the accepted-interactions ledger in PostgreSQL (ledger.h).
+ * Lists travel as one JSON parameter, expanded by jsonb_array_elements, so a
+ * batch is one statement whatever its size.
+ */
+#include "ledger.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "platform/error.h"
+#include "platform/log.h"
+
+int tg_ledger_mark_duplicates(sp_db_pool_t *db, const char *tenant_id, tg_item_t *items, size_t n)
+{
+    if (!db)
+        return SP_EUNAVAILABLE;
+    cJSON *ids = cJSON_CreateArray();
+    if (!ids)
+        return SP_ENOMEM;
+    size_t valid = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (items[i].state != TG_ITEM_VALID)
+            continue;
+        if (!cJSON_AddItemToArray(ids, cJSON_CreateString(items[i].ix->external_id))) {
+            cJSON_Delete(ids);
+            return SP_ENOMEM;
+        }
+        valid++;
+    }
+    if (valid == 0) {
+        cJSON_Delete(ids);
+        return SP_OK;
+    }
+    char *json = cJSON_PrintUnformatted(ids);
+    cJSON_Delete(ids);
+    if (!json)
+        return SP_ENOMEM;
+    sp_db_tx_t *tx = NULL;
+    PGresult *res = NULL;
+    int rc = sp_db_tx_begin(db, tenant_id, &tx);
+    if (rc == 0) {
+        const char *params[] = {tenant_id, json};
+        rc = sp_db_tx_query(tx,
+                            "SELECT i.external_id FROM tools.ingested_interactions i "
+                            "WHERE i.tenant_id = $1::uuid AND i.external_id IN "
+                            "(SELECT jsonb_array_elements_text($2::jsonb))",
+                            2, params, &res);
+    }
+    if (rc == 0)
+        rc = sp_db_tx_commit(&tx);
+    sp_db_tx_rollback(&tx);
+    free(json);
+    if (rc != 0) {
+        if (res)
+            PQclear(res);
+        return rc;
+    }
+    int rows = PQntuples(res);
+    for (int r = 0; r < rows; r++) {
+        const char *ext = PQgetvalue(res, r, 0);
+        for (size_t i = 0; i < n; i++)
+            if (items[i].state == TG_ITEM_VALID && strcmp(items[i].ix->external_id, ext) == 0)
+                items[i].state = TG_ITEM_DUPLICATE;
+    }
+    PQclear(res);
+    return SP_OK;
+}
+
+int tg_ledger_record(sp_db_pool_t *db, const char *tenant_id, const char *source,
+                     const tg_item_t *items, size_t n)
+{
+    if (!db)
+        return SP_EUNAVAILABLE;
+    cJSON *rows = cJSON_CreateArray();
+    if (!rows)
+        return SP_ENOMEM;
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (items[i].state != TG_ITEM_ACCEPTED)
+            continue;
+        cJSON *pair = cJSON_CreateArray();
+        if (!pair || !cJSON_AddItemToArray(rows, pair) ||
+            !cJSON_AddItemToArray(pair, cJSON_CreateString(items[i].ix->external_id)) ||
+            !cJSON_AddItemToArray(pair, cJSON_CreateString(items[i].ix->interaction_id))) {
+            cJSON_Delete(rows);
+            return SP_ENOMEM;
+        }
+        count++;
+    }
+    if (count == 0) {
+        cJSON_Delete(rows);
+        return SP_OK;
+    }
+    char *json = cJSON_PrintUnformatted(rows);
+    cJSON_Delete(rows);
+    if (!json)
+        return SP_ENOMEM;
+    sp_db_tx_t *tx = NULL;
+    int rc = sp_db_tx_begin(db, tenant_id, &tx);
+    if (rc == 0) {
+        const char *params[] = {tenant_id, json, source};
+        rc = sp_db_tx_query(tx,
+                            "INSERT INTO tools.ingested_interactions "
+                            "(tenant_id, external_id, interaction_id, source) "
+                            "SELECT $1::uuid, e->>0, (e->>1)::uuid, $3 "
+                            "FROM jsonb_array_elements($2::jsonb) e "
+                            "ON CONFLICT (tenant_id, external_id) DO NOTHING",
+                            3, params, NULL);
+    }
+    if (rc == 0)
+        rc = sp_db_tx_commit(&tx);
+    sp_db_tx_rollback(&tx);
+    free(json);
+    return rc;
+}

@@ -1,0 +1,118 @@
+/*
+ * tg.c — the tools-gateway context (tg.h).
+ */
+#include "tg.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "partner_auth.h"
+#include "platform/error.h"
+#include "platform/log.h"
+
+void tg_init(tg_t *tg, sp_service_t *svc, sp_config_t *cfg)
+{
+    memset(tg, 0, sizeof(*tg));
+    tg->svc = svc;
+    tg->batch_max = sp_config_int(cfg, "SERPHONA_INGEST_BATCH_MAX", 500, 1, 5000,
+                                  "Most interactions in one POST /v1/ingest/interactions.");
+    /* Below SP_EVENTS_MESSAGE_TIMEOUT_MS, so a 503 is answered before
+     * librdkafka itself gives up on the messages. */
+    tg->publish_timeout_ms = sp_config_int(
+        cfg, "SERPHONA_INGEST_PUBLISH_TIMEOUT_MS", 5000, 100, SP_EVENTS_MESSAGE_TIMEOUT_MS - 1000,
+        "Longest wait for Kafka to acknowledge a batch before answering 503.");
+    tg->publish_threads =
+        sp_config_int(cfg, "SERPHONA_INGEST_COMPLETION_THREADS", 2, 1, 16,
+                      "Threads that answer ingestion requests once Kafka settled their batch.");
+    tg->retry_after_s = sp_config_int(cfg, "SERPHONA_INGEST_RETRY_AFTER_S", 5, 1, 3600,
+                                      "Retry-After of a 503 answered by the ingestion API.");
+    tg->api_key_cache_s =
+        sp_config_int(cfg, "SERPHONA_API_KEY_CACHE_S", 30, 0, 60,
+                      "How long a resolved partner API key is cached in Redis (0 = never).");
+    tg->upload_max_bytes = (size_t)sp_config_int(
+        cfg, "SERPHONA_INGEST_UPLOAD_MAX_BYTES", 64 << 20, 1024, 1 << 30,
+        "Largest upload file (also bounded by SERPHONA_HTTP_MAX_BODY_BYTES of the "
+        "transport).");
+    tg->upload_chunk = sp_config_int(cfg, "SERPHONA_INGEST_UPLOAD_CHUNK", 200, 1, 5000,
+                                     "Upload rows validated and published at once.");
+    tg->upload_workers = sp_config_int(cfg, "SERPHONA_INGEST_UPLOAD_WORKERS", 2, 1, 32,
+                                       "Upload jobs processed at once.");
+    tg->upload_poll_ms = sp_config_int(cfg, "SERPHONA_INGEST_UPLOAD_POLL_MS", 2000, 50, 60000,
+                                       "How often idle upload workers look for queued jobs.");
+    tg->upload_lease_s =
+        sp_config_int(cfg, "SERPHONA_INGEST_UPLOAD_LEASE_S", 60, 5, 3600,
+                      "A running upload job silent this long is taken over by another worker.");
+    tg->upload_errors_max = sp_config_int(cfg, "SERPHONA_INGEST_UPLOAD_ERRORS_MAX", 100, 1, 10000,
+                                          "Row errors kept per upload job.");
+}
+
+void tg_cleanup(tg_t *tg)
+{
+    tg_routes_free(tg);
+    sp_router_destroy(&tg->public_router);
+}
+
+sp_db_pool_t *tg_db(tg_t *tg)
+{
+    return tg->db ? tg->db : (tg->svc ? sp_service_db(tg->svc) : NULL);
+}
+
+sp_redis_pool_t *tg_redis(tg_t *tg)
+{
+    return tg->redis ? tg->redis : (tg->svc ? sp_service_redis(tg->svc) : NULL);
+}
+
+sp_events_producer_t *tg_producer(tg_t *tg)
+{
+    return tg->producer ? tg->producer : (tg->svc ? sp_service_producer(tg->svc) : NULL);
+}
+
+int64_t tg_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int tg_is_uuid(const char *s)
+{
+    if (!s || strlen(s) != 36)
+        return 0;
+    for (int i = 0; i < 36; i++) {
+        char c = s[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (c != '-')
+                return 0;
+        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+void tg_reply_unavailable(tg_t *tg, sp_request_t *req, const char *code, const char *message)
+{
+    sp_response_t *resp = sp_request_response(req);
+    char secs[16];
+    snprintf(secs, sizeof(secs), "%d", tg->retry_after_s);
+    sp_response_error(resp, 503, code, "%s", message);
+    sp_response_set_header(resp, "Retry-After", secs);
+}
+
+void tg_reply_db_error(tg_t *tg, sp_request_t *req, int rc)
+{
+    if (rc == SP_EUNAVAILABLE || rc == SP_ETIMEDOUT)
+        tg_reply_unavailable(tg, req, "database_unavailable",
+                             "the database cannot be reached; retry later");
+    else
+        sp_response_error(sp_request_response(req), 500, "internal", "internal error");
+}
+
+void tg_reply_json_text(sp_request_t *req, int status, const char *json_text)
+{
+    sp_response_t *resp = sp_request_response(req);
+    sp_response_set_status(resp, status);
+    sp_response_set_body(resp, json_text, strlen(json_text), "application/json");
+}
