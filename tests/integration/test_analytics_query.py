@@ -147,7 +147,7 @@ def test_overview_exact_kpis(stack, t):
     assert body["period"] == {"from": "2025-06-02T00:00:00Z", "to": "2025-06-09T00:00:00Z"}
     assert body["previous_period"] == {"from": "2025-05-26T00:00:00Z",
                                        "to": "2025-06-02T00:00:00Z"}
-    assert body["source"] == "interactions_hourly"
+    assert body["source"] == "interactions_hourly_channel"
     k = body["kpis"]
     assert k["volume"] == {"value": 4, "previous": 1, "change": 3, "change_pct": 300}
     assert k["sentiment_avg"]["value"] == 0.0625          # (0.5 - 0.5 + 0 + 0.25) / 4

@@ -140,7 +140,7 @@ static sp_handler_result_t breakdown_get(sp_request_t *req, void *ud)
     const char *keyexpr;
     switch (dim) {
     case 0: /* topic */
-        src = aq_filter_source(&sc.f, 1, 1);
+        src = aq_filter_source(&sc.f, 1, AQ_BY_TOPIC);
         keyexpr = src == AQ_SRC_TOPICS ? "topic" : "arrayJoin(arrayDistinct(topics))";
         break;
     case 1: /* intent: only the raw table has it */
@@ -151,8 +151,8 @@ static sp_handler_result_t breakdown_get(sp_request_t *req, void *ud)
         src = aq_filter_source(&sc.f, 1, 0);
         keyexpr = "channel";
         break;
-    case 3:
-        src = aq_filter_source(&sc.f, 0, 0);
+    case 3: /* agent: interactions_hourly, the rollup that keeps agent_id */
+        src = aq_filter_source(&sc.f, 0, AQ_BY_AGENT);
         keyexpr = "agent_id";
         break;
     default:
@@ -332,7 +332,7 @@ static sp_handler_result_t movers_get(sp_request_t *req, void *ud)
     if (cached(&sc, "movers", extra, &key))
         return SP_HANDLER_DONE;
 
-    aq_src_t src = aq_filter_source(&sc.f, 1, 1);
+    aq_src_t src = aq_filter_source(&sc.f, 1, AQ_BY_TOPIC);
     const char *keyexpr = src == AQ_SRC_TOPICS ? "topic" : "arrayJoin(arrayDistinct(topics))";
     char *where = aq_scope_where(&sc, src, sc.f.prev_from, sc.f.to);
     if (!where)

@@ -9,9 +9,11 @@
  *   volume of the window under the filters; share = count / total (topics
  *   overlap, so topic shares may add up to more than 1). An empty key is
  *   "not known" (no agent, undetected language, no intent).
- *   Sources: channel, agent, language from interactions_hourly (channel
- *   from topics_hourly under a topic filter); topic from topics_hourly;
- *   intent, and anything under raw-only filters, from the raw table.
+ *   Sources: channel and language from interactions_hourly_channel, or
+ *   interactions_hourly under an agent filter; agent from
+ *   interactions_hourly (channel from topics_hourly under a topic filter);
+ *   topic from topics_hourly; intent, and anything under raw-only filters,
+ *   from the raw table. total from the cheapest source under the filters.
  *
  * GET /v1/analytics/keywords?limit
  *   Top keywords (limit 1..100, default 20) of the analysed interactions:

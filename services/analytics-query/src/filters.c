@@ -459,27 +459,33 @@ static int raw_only(const aq_filter_t *f)
            f->churn_risk >= 0 || f->q;
 }
 
-aq_src_t aq_filter_source(const aq_filter_t *f, int topics_ok, int by_topic)
+aq_src_t aq_filter_source(const aq_filter_t *f, int topics_ok, int by)
 {
-    if (!raw_only(f) && !f->topic && !by_topic)
-        return AQ_SRC_HOURLY;
-    if (!raw_only(f) && topics_ok && !f->agents.n && !f->languages.n && (f->topic || by_topic))
+    if (!raw_only(f) && !f->topic && !(by & AQ_BY_TOPIC))
+        return f->agents.n || (by & AQ_BY_AGENT) ? AQ_SRC_HOURLY : AQ_SRC_CHANNEL;
+    if (!raw_only(f) && topics_ok && !f->agents.n && !f->languages.n &&
+        (f->topic || (by & AQ_BY_TOPIC)))
         return AQ_SRC_TOPICS;
     return AQ_SRC_RAW;
 }
 
 const char *aq_src_from(aq_src_t src)
 {
-    return src == AQ_SRC_HOURLY   ? "interactions_hourly"
-           : src == AQ_SRC_TOPICS ? "topics_hourly"
-                                  : "interactions FINAL";
+    return src == AQ_SRC_RAW ? "interactions FINAL" : aq_src_name(src);
 }
 
 const char *aq_src_name(aq_src_t src)
 {
-    return src == AQ_SRC_HOURLY   ? "interactions_hourly"
-           : src == AQ_SRC_TOPICS ? "topics_hourly"
-                                  : "interactions";
+    switch (src) {
+    case AQ_SRC_HOURLY:
+        return "interactions_hourly";
+    case AQ_SRC_CHANNEL:
+        return "interactions_hourly_channel";
+    case AQ_SRC_TOPICS:
+        return "topics_hourly";
+    default:
+        return "interactions";
+    }
 }
 
 const char *aq_src_time(aq_src_t src)
@@ -509,7 +515,9 @@ char *aq_filter_where(sp_arena_t *arena, const aq_filter_t *f, const char *tenan
     /* A filter the source has no column for would silently widen the answer. */
     if (src != AQ_SRC_RAW && raw_only(f))
         return NULL;
-    if (src == AQ_SRC_HOURLY && f->topic)
+    if ((src == AQ_SRC_HOURLY || src == AQ_SRC_CHANNEL) && f->topic)
+        return NULL;
+    if (src == AQ_SRC_CHANNEL && f->agents.n)
         return NULL;
     if (src == AQ_SRC_TOPICS && (f->agents.n || f->languages.n))
         return NULL;

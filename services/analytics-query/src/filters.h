@@ -118,20 +118,30 @@ int aq_filter_resolve(aq_filter_t *f, int64_t now, const char *tz, int max_range
 
 /* Where a query reads from. */
 typedef enum {
-    AQ_SRC_HOURLY = 0, /* interactions_hourly: channel, agent, language filters */
-    AQ_SRC_TOPICS = 1, /* topics_hourly: topic and channel filters; volume, sentiment, negatives */
-    AQ_SRC_RAW = 2,    /* interactions FINAL: every filter and every column */
+    AQ_SRC_HOURLY = 0,  /* interactions_hourly: channel, agent, language filters */
+    AQ_SRC_TOPICS = 1,  /* topics_hourly: topic and channel filters; volume, sentiment, negatives */
+    AQ_SRC_RAW = 2,     /* interactions FINAL: every filter and every column */
+    AQ_SRC_CHANNEL = 3, /* interactions_hourly_channel: interactions_hourly without agent_id
+                         * (same columns otherwise); channel and language filters */
 } aq_src_t;
 
-/* The cheapest source answering f: the hourly rollup when no filter needs a
- * raw column and nothing groups by topic; else topics_hourly when only
+/* aq_filter_source's by: what the answer is grouped by, beyond time. */
+#define AQ_BY_TOPIC 1 /* topics */
+#define AQ_BY_AGENT 2 /* agents */
+
+/* The cheapest source answering f, grouped by by (AQ_BY_* flags, 0 for
+ * none). When no filter needs a raw column and nothing groups by topic:
+ * interactions_hourly_channel, unless an agent filter or AQ_BY_AGENT needs
+ * agent_id, then interactions_hourly. Else topics_hourly when only
  * topic/channel filter, topics_ok (the query needs only what topics_hourly
- * holds) and the query is about a topic (a topic filter or by_topic); else
- * the raw table. */
-aq_src_t aq_filter_source(const aq_filter_t *f, int topics_ok, int by_topic);
+ * holds) and the query is about a topic (a topic filter or AQ_BY_TOPIC).
+ * Else the raw table. Every source gives the same sums (kpis.h). */
+aq_src_t aq_filter_source(const aq_filter_t *f, int topics_ok, int by);
 
 const char *aq_src_from(aq_src_t src); /* FROM clause: "interactions FINAL", ... */
-const char *aq_src_name(aq_src_t src); /* "interactions_hourly", "topics_hourly", "interactions" */
+/* The table's name, as answers report it: "interactions_hourly_channel",
+ * "interactions_hourly", "topics_hourly" or "interactions". */
+const char *aq_src_name(aq_src_t src);
 const char *aq_src_time(aq_src_t src); /* the time column: "hour" or "occurred_at" */
 
 /* The WHERE condition (without "WHERE") of f on src for tenant over

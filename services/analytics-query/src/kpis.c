@@ -11,7 +11,7 @@
 
 typedef struct {
     const char *name;   /* short name for aliases */
-    const char *rollup; /* the interactions_hourly column */
+    const char *rollup; /* the column of interactions_hourly and interactions_hourly_channel */
     const char *topics; /* the topics_hourly column, or NULL */
     const char *raw;    /* the expression over interactions */
 } sum_def_t;
@@ -147,6 +147,7 @@ int aq_sums_select(sp_buf_t *b, aq_src_t src, unsigned mask, const char *cond, c
     for (int i = 0; i < AQ_S_COUNT; i++) {
         if (!(mask & AQ_SUM_BIT(i)))
             continue;
+        /* Both hourly rollups have the same columns (003_rollup_by_channel.sql). */
         const char *col = src == AQ_SRC_RAW      ? SUMS[i].raw
                           : src == AQ_SRC_TOPICS ? SUMS[i].topics
                                                  : SUMS[i].rollup;

@@ -2,10 +2,12 @@
  * kpis.h — the KPIs of the dashboards, defined once, computed from a small
  * set of additive sums that every source can provide.
  *
- * A source (hourly rollup, topic rollup, raw table) is asked only for sums;
+ * A source (the two hourly rollups, the topic rollup, the raw table) is
+ * asked only for sums;
  * ratios are taken here, in C, so that averages of averages never happen and
  * a bucket or a period combines exactly. The sums, with the raw column
- * expression each rollup column was built from (deploy/clickhouse):
+ * expression each rollup column was built from (deploy/clickhouse;
+ * interactions_hourly and interactions_hourly_channel share the columns):
  *
  *   n          interactions            count()
  *   sent       sentiment_sum           sum(sentiment)

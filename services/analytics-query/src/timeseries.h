@@ -14,8 +14,9 @@
  * date. The first and last buckets may be partial (they are cut by the
  * window).
  *
- * Source: interactions_hourly, grouped by toDate(hour, tz) (then toMonday /
- * toStartOfMonth); topics_hourly for a topic filter when every metric is
+ * Source: interactions_hourly_channel (interactions_hourly under an agent
+ * filter), grouped by toDate(hour, tz) (then toMonday / toStartOfMonth);
+ * topics_hourly for a topic filter when every metric is
  * volume, sentiment_avg or negative_share and the only other filter is
  * channel; else the raw table. Cached (cache.h).
  */

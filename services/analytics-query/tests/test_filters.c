@@ -328,23 +328,45 @@ static void test_source_choice(void **state)
     (void)state;
     aq_filter_t f;
     const char *code;
+    /* An agent filter needs the rollup that keeps agent_id. */
     assert_int_equal(parse("channel=call&agent=x&language=en", &f, &code), 0);
     assert_int_equal(aq_filter_source(&f, 0, 0), AQ_SRC_HOURLY);
-    assert_int_equal(aq_filter_source(&f, 1, 1), AQ_SRC_RAW); /* by topic with an agent filter */
+    assert_int_equal(aq_filter_source(&f, 1, 0), AQ_SRC_HOURLY);
+    assert_int_equal(aq_filter_source(&f, 0, AQ_BY_AGENT), AQ_SRC_HOURLY);
+    /* by topic with an agent filter */
+    assert_int_equal(aq_filter_source(&f, 1, AQ_BY_TOPIC), AQ_SRC_RAW);
+    /* Without an agent filter or grouping, the rollup without agents. */
+    assert_int_equal(parse("channel=call,chat&language=en", &f, &code), 0);
+    assert_int_equal(aq_filter_source(&f, 0, 0), AQ_SRC_CHANNEL);
+    assert_int_equal(aq_filter_source(&f, 1, 0), AQ_SRC_CHANNEL);
+    assert_int_equal(aq_filter_source(&f, 0, AQ_BY_AGENT), AQ_SRC_HOURLY);
+    /* topics_hourly has no language. */
+    assert_int_equal(aq_filter_source(&f, 1, AQ_BY_TOPIC), AQ_SRC_RAW);
     assert_int_equal(parse("topic=billing&channel=chat", &f, &code), 0);
     assert_int_equal(aq_filter_source(&f, 1, 0), AQ_SRC_TOPICS);
     assert_int_equal(aq_filter_source(&f, 0, 0), AQ_SRC_RAW);
+    assert_int_equal(aq_filter_source(&f, 0, AQ_BY_AGENT), AQ_SRC_RAW);
     assert_int_equal(parse("", &f, &code), 0);
-    assert_int_equal(aq_filter_source(&f, 1, 1), AQ_SRC_TOPICS);
-    assert_int_equal(aq_filter_source(&f, 0, 0), AQ_SRC_HOURLY);
+    assert_int_equal(aq_filter_source(&f, 1, AQ_BY_TOPIC), AQ_SRC_TOPICS);
+    assert_int_equal(aq_filter_source(&f, 0, 0), AQ_SRC_CHANNEL);
+    assert_int_equal(aq_filter_source(&f, 0, AQ_BY_AGENT), AQ_SRC_HOURLY);
     const char *raw[] = {"intent=refund",   "q=x",
                          "escalated=false", "resolved=true",
                          "churn_risk=true", "sentiment_min=0"};
     for (size_t i = 0; i < sizeof raw / sizeof raw[0]; i++) {
         assert_int_equal(parse(raw[i], &f, &code), 0);
         assert_int_equal(aq_filter_source(&f, 1, 0), AQ_SRC_RAW);
-        assert_int_equal(aq_filter_source(&f, 1, 1), AQ_SRC_RAW);
+        assert_int_equal(aq_filter_source(&f, 1, AQ_BY_TOPIC), AQ_SRC_RAW);
+        assert_int_equal(aq_filter_source(&f, 0, AQ_BY_AGENT), AQ_SRC_RAW);
     }
+    /* The names answers report. */
+    assert_string_equal(aq_src_name(AQ_SRC_CHANNEL), "interactions_hourly_channel");
+    assert_string_equal(aq_src_from(AQ_SRC_CHANNEL), "interactions_hourly_channel");
+    assert_string_equal(aq_src_time(AQ_SRC_CHANNEL), "hour");
+    assert_string_equal(aq_src_name(AQ_SRC_HOURLY), "interactions_hourly");
+    assert_string_equal(aq_src_name(AQ_SRC_TOPICS), "topics_hourly");
+    assert_string_equal(aq_src_name(AQ_SRC_RAW), "interactions");
+    assert_string_equal(aq_src_from(AQ_SRC_RAW), "interactions FINAL");
 }
 
 static void test_where_quotes_hostile_values(void **state)
@@ -373,9 +395,22 @@ static void test_where_quotes_hostile_values(void **state)
     /* The hourly rollup cannot express a raw filter: no SQL rather than a
      * wider answer; nor a topic; topics_hourly no agent. */
     assert_null(aq_filter_where(arena, &f, TENANT, AQ_SRC_HOURLY, f.from, f.to));
+    assert_null(aq_filter_where(arena, &f, TENANT, AQ_SRC_CHANNEL, f.from, f.to));
     assert_null(aq_filter_where(arena, &f, TENANT, AQ_SRC_TOPICS, f.from, f.to));
     assert_int_equal(parse("topic=x", &f, &code), 0);
     assert_null(aq_filter_where(arena, &f, TENANT, AQ_SRC_HOURLY, 0, 3600));
+    assert_null(aq_filter_where(arena, &f, TENANT, AQ_SRC_CHANNEL, 0, 3600));
+    /* interactions_hourly_channel has no agent_id. */
+    assert_int_equal(parse("agent=ag1&channel=call", &f, &code), 0);
+    assert_null(aq_filter_where(arena, &f, TENANT, AQ_SRC_CHANNEL, 0, 3600));
+    w = aq_filter_where(arena, &f, TENANT, AQ_SRC_HOURLY, 0, 3600);
+    assert_string_equal(w, "tenant_id = '" TENANT "' AND hour >= toDateTime(0) AND hour < "
+                           "toDateTime(3600) AND channel IN ('call') AND agent_id IN ('ag1')");
+    assert_int_equal(parse("channel=call&language=pt", &f, &code), 0);
+    w = aq_filter_where(arena, &f, TENANT, AQ_SRC_CHANNEL, 0, 3600);
+    assert_string_equal(w, "tenant_id = '" TENANT "' AND hour >= toDateTime(0) AND hour < "
+                           "toDateTime(3600) AND channel IN ('call') AND language IN ('pt')");
+    assert_int_equal(parse("topic=x", &f, &code), 0);
     w = aq_filter_where(arena, &f, TENANT, AQ_SRC_TOPICS, 0, 3600);
     assert_string_equal(w, "tenant_id = '" TENANT "' AND hour >= toDateTime(0) AND hour < "
                            "toDateTime(3600) AND topic = 'x'");

@@ -310,7 +310,7 @@ static void test_overview_exact_kpis(void **state)
     (void)state;
     answer_t a = call("/v1/analytics/overview?" WEEK);
     assert_int_equal(a.status, 200);
-    assert_string_equal(str_at(a.json, "source"), "interactions_hourly");
+    assert_string_equal(str_at(a.json, "source"), "interactions_hourly_channel");
     assert_string_equal(str_at(a.json, "period.from"), "2024-03-04T00:00:00Z");
     assert_string_equal(str_at(a.json, "period.to"), "2024-03-11T00:00:00Z");
     assert_string_equal(str_at(a.json, "previous_period.from"), "2024-02-26T00:00:00Z");
@@ -344,11 +344,18 @@ static void test_overview_exact_kpis(void **state)
     assert_true(num_at(a.json, "kpis.csat_avg.value") == 5);
     answer_free(&a);
 
-    /* Channel + agent filters stay on the rollup. */
+    /* Channel + agent filters stay on the rollup that keeps agents. */
     a = call("/v1/analytics/overview?" WEEK "&channel=call,chat&agent=ag1");
     assert_string_equal(str_at(a.json, "source"), "interactions_hourly");
     assert_true(num_at(a.json, "kpis.volume.value") == 2);
     assert_true(num_at(a.json, "kpis.nps.value") == 0);
+    answer_free(&a);
+    /* Channel + language: the rollup without agents. */
+    a = call("/v1/analytics/overview?" WEEK "&channel=call&language=en,pt");
+    assert_string_equal(str_at(a.json, "source"), "interactions_hourly_channel");
+    assert_true(num_at(a.json, "kpis.volume.value") == 2); /* a001, a003 */
+    assert_true(num_at(a.json, "kpis.csat_avg.value") == 4);
+    assert_true(num_at(a.json, "kpis.aht_seconds.value") == 90);
     answer_free(&a);
     a = call("/v1/analytics/overview?" WEEK "&escalated=true");
     assert_string_equal(str_at(a.json, "source"), "interactions");
@@ -357,25 +364,113 @@ static void test_overview_exact_kpis(void **state)
     answer_free(&a);
 }
 
+/* Fails unless every KPI of answers x and y (current and previous period)
+ * is the same. */
+static void assert_same_kpis(const answer_t *x, const answer_t *y, const char *what)
+{
+    int n = 0;
+    cJSON *k;
+    cJSON_ArrayForEach(k, cJSON_GetObjectItem(x->json, "kpis"))
+    {
+        const char *fields[] = {"value", "previous"};
+        for (int i = 0; i < 2; i++) {
+            char p[96];
+            snprintf(p, sizeof p, "kpis.%s.%s", k->string, fields[i]);
+            double a = num_at(x->json, p), b = num_at(y->json, p);
+            if (!(a == b || (isnan(a) && isnan(b))))
+                fail_msg("%s: %s %g vs %g", what, p, a, b);
+        }
+        n++;
+    }
+    assert_int_equal(n, 11);
+}
+
 static void test_rollup_and_raw_agree(void **state)
 {
     (void)state;
-    /* The same KPIs through the rollup (no filter) and the raw table (a
-     * filter that matches everything). */
-    answer_t r = call("/v1/analytics/overview?" WEEK);
+    /* The same KPIs through each rollup and the raw table (a filter that
+     * matches everything forces the raw table). */
+    answer_t c = call("/v1/analytics/overview?" WEEK);
     answer_t w = call("/v1/analytics/overview?" WEEK "&sentiment_min=-1");
+    assert_string_equal(str_at(c.json, "source"), "interactions_hourly_channel");
     assert_string_equal(str_at(w.json, "source"), "interactions");
-    cJSON *k;
-    cJSON_ArrayForEach(k, cJSON_GetObjectItem(r.json, "kpis"))
-    {
-        char p[96];
-        snprintf(p, sizeof p, "kpis.%s.value", k->string);
-        double a = num_at(r.json, p), b = num_at(w.json, p);
-        if (!(a == b || (isnan(a) && isnan(b))))
-            fail_msg("%s: rollup %g, raw %g", k->string, a, b);
-    }
-    answer_free(&r);
+    assert_same_kpis(&c, &w, "interactions_hourly_channel vs raw");
+    answer_free(&c);
     answer_free(&w);
+    /* An agent filter (ag1 and ag2: all but a004, which has no agent): the
+     * agent rollup vs the raw table under the same filter. */
+    answer_t h = call("/v1/analytics/overview?" WEEK "&agent=ag1,ag2");
+    w = call("/v1/analytics/overview?" WEEK "&agent=ag1,ag2&sentiment_min=-1");
+    assert_string_equal(str_at(h.json, "source"), "interactions_hourly");
+    assert_string_equal(str_at(w.json, "source"), "interactions");
+    assert_true(num_at(h.json, "kpis.volume.value") == 3);
+    assert_same_kpis(&h, &w, "interactions_hourly vs raw");
+    answer_free(&h);
+    answer_free(&w);
+    /* And the two rollups against each other under a channel filter. */
+    c = call("/v1/analytics/overview?" WEEK "&channel=call,chat");
+    h = call("/v1/analytics/overview?" WEEK "&channel=call,chat&agent=ag1,ag2");
+    assert_string_equal(str_at(c.json, "source"), "interactions_hourly_channel");
+    assert_string_equal(str_at(h.json, "source"), "interactions_hourly");
+    assert_true(num_at(c.json, "kpis.volume.value") == 3);
+    assert_same_kpis(&c, &h, "interactions_hourly_channel vs interactions_hourly");
+    answer_free(&c);
+    answer_free(&h);
+
+    /* The tables themselves: interactions_hourly folded over agent_id is
+     * interactions_hourly_channel, row for row and column for column. */
+    const char *cols = "tenant_id, hour, channel, language, sum(interactions), "
+                       "round(sum(sentiment_sum), 6), sum(positive), sum(negative), "
+                       "sum(resolved), sum(escalated), sum(churn_risk), sum(duration_ms_sum), "
+                       "sum(timed), round(sum(silence_ratio_sum), 6), sum(csat_sum), "
+                       "sum(csat_count), sum(nps_promoters), sum(nps_detractors), sum(nps_count)";
+    char sql[1024];
+    char *by_agent = NULL, *by_channel = NULL;
+    snprintf(sql, sizeof sql,
+             "SELECT %s FROM interactions_hourly GROUP BY tenant_id, hour, channel, language "
+             "ORDER BY tenant_id, hour, channel, language FORMAT TabSeparated",
+             cols);
+    assert_int_equal(sp_ch_exec(ctx.ch, sql, NULL, 0, &by_agent, NULL), 0);
+    snprintf(sql, sizeof sql,
+             "SELECT %s FROM interactions_hourly_channel GROUP BY tenant_id, hour, channel, "
+             "language ORDER BY tenant_id, hour, channel, language FORMAT TabSeparated",
+             cols);
+    assert_int_equal(sp_ch_exec(ctx.ch, sql, NULL, 0, &by_channel, NULL), 0);
+    assert_true(strlen(by_agent) > 0);
+    assert_string_equal(by_channel, by_agent);
+    free(by_agent);
+    free(by_channel);
+}
+
+static void test_agent_dimension_picks_the_agent_rollup(void **state)
+{
+    (void)state;
+    answer_t a = call("/v1/analytics/breakdown?" WEEK "&by=agent");
+    assert_string_equal(str_at(a.json, "source"), "interactions_hourly");
+    assert_true(num_at(a.json, "total") == 4);
+    answer_free(&a);
+    a = call("/v1/analytics/breakdown?" WEEK "&by=channel");
+    assert_string_equal(str_at(a.json, "source"), "interactions_hourly_channel");
+    assert_string_equal(str_at(a.json, "items.0.key"), "call");
+    assert_true(num_at(a.json, "items.0.count") == 2);
+    assert_true(num_at(a.json, "total") == 4);
+    answer_free(&a);
+    a = call("/v1/analytics/breakdown?" WEEK "&by=language&agent=ag1");
+    assert_string_equal(str_at(a.json, "source"), "interactions_hourly");
+    assert_string_equal(str_at(a.json, "items.0.key"), "en");
+    assert_true(num_at(a.json, "items.0.count") == 2);
+    assert_true(num_at(a.json, "total") == 2);
+    answer_free(&a);
+    a = call("/v1/analytics/timeseries?" WEEK "&metric=volume,csat_avg");
+    assert_string_equal(str_at(a.json, "source"), "interactions_hourly_channel");
+    assert_true(num_at(a.json, "points.0.volume") == 1);
+    assert_true(num_at(a.json, "points.0.csat_avg") == 5);
+    answer_free(&a);
+    a = call("/v1/analytics/timeseries?" WEEK "&metric=volume&agent=ag2");
+    assert_string_equal(str_at(a.json, "source"), "interactions_hourly");
+    assert_true(num_at(a.json, "points.0.volume") == 0);
+    assert_true(num_at(a.json, "points.2.volume") == 1); /* a003 on the 6th */
+    answer_free(&a);
 }
 
 static void test_tenant_isolation(void **state)
@@ -800,6 +895,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_overview_exact_kpis),
         cmocka_unit_test(test_rollup_and_raw_agree),
+        cmocka_unit_test(test_agent_dimension_picks_the_agent_rollup),
         cmocka_unit_test(test_tenant_isolation),
         cmocka_unit_test(test_hostile_inputs_reach_clickhouse_quoted),
         cmocka_unit_test(test_timeseries_buckets_in_tenant_zone),
