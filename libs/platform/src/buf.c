@@ -177,7 +177,7 @@ char *sp_buf_take(sp_buf_t *b, size_t *len)
     } else {
         out = malloc(n + 1);
         if (out) {
-            if (n)
+            if (n && b->data)
                 memcpy(out, b->data, n);
             out[n] = '\0';
         }

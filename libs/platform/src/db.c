@@ -649,7 +649,7 @@ static int load_applied(PGconn *conn, const char *qschema, int **out, int *count
         return SP_ENOMEM;
     }
     for (int i = 0; i < n; i++)
-        versions[i] = atoi(PQgetvalue(res, i, 0));
+        versions[i] = (int)strtol(PQgetvalue(res, i, 0), NULL, 10);
     PQclear(res);
     *out = versions;
     *count = n;

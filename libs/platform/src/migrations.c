@@ -98,7 +98,8 @@ int sp_migrations_list(const char *what, const char *dir, sp_migration_t **out, 
         list[n].version = version;
         n++;
     }
-    qsort(list, n, sizeof(*list), migration_cmp);
+    if (n > 1)
+        qsort(list, n, sizeof(*list), migration_cmp);
     for (size_t i = 1; i < n; i++) {
         if (list[i].version == list[i - 1].version) {
             sp_log_error("%s: migrate: %s and %s in %s share version %d", what, list[i - 1].name,

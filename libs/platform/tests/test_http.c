@@ -31,7 +31,7 @@
 #include "platform/trace.h"
 #include "platform/router.h"
 
-#define MAX_BODY 4096
+#define MAX_BODY  4096
 #define ORIGIN_OK "https://console.example"
 
 /* ---- handlers ------------------------------------------------------------ */
@@ -96,8 +96,7 @@ static void *complete_later(void *arg)
 {
     async_job_t *job = arg;
     usleep((useconds_t)job->ms * 1000);
-    sp_response_set_body(sp_request_response(job->req), "{\"async\":true}", 14,
-                         "application/json");
+    sp_response_set_body(sp_request_response(job->req), "{\"async\":true}", 14, "application/json");
     atomic_fetch_sub(&g_pending, 1);
     sp_request_complete(job->req);
     free(job);
@@ -112,7 +111,7 @@ static sp_handler_result_t h_async(sp_request_t *req, void *ud)
     async_job_t *job = malloc(sizeof *job);
     assert_non_null(job);
     job->req = req;
-    job->ms = ms ? atoi(ms) : 100;
+    job->ms = ms ? (int)strtol(ms, NULL, 10) : 100;
     int now = atomic_fetch_add(&g_pending, 1) + 1;
     int seen = atomic_load(&g_max_pending);
     while (now > seen && !atomic_compare_exchange_weak(&g_max_pending, &seen, now))
@@ -214,8 +213,8 @@ static const char *reply_header(const reply_t *r, const char *name, char *out, s
     return found;
 }
 
-static CURL *easy_for(int port, const char *method, const char *path, const char *body,
-                      long blen, struct curl_slist *hdrs, reply_t *out)
+static CURL *easy_for(int port, const char *method, const char *path, const char *body, long blen,
+                      struct curl_slist *hdrs, reply_t *out)
 {
     char url[512];
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
@@ -239,8 +238,8 @@ static CURL *easy_for(int port, const char *method, const char *path, const char
 }
 
 /* One request; hdrs is a NULL-terminated list of "Name: value" or NULL. */
-static reply_t http_do(int port, const char *method, const char *path, const char *body,
-                       long blen, const char *const *hdrs)
+static reply_t http_do(int port, const char *method, const char *path, const char *body, long blen,
+                       const char *const *hdrs)
 {
     reply_t r = {0};
     struct curl_slist *list = NULL;
@@ -432,7 +431,7 @@ static void test_body_limit(void **state)
     /* Exactly at the limit is fine. */
     reply_t r = http_do(g_fx.port, "POST", "/v1/upload", big, MAX_BODY, NULL);
     assert_int_equal(r.status, 200);
-    assert_int_equal(atoi(r.body), MAX_BODY);
+    assert_int_equal((int)strtol(r.body, NULL, 10), MAX_BODY);
     reply_free(&r);
 
     /* Declared Content-Length over the limit. */
@@ -603,8 +602,7 @@ static void test_cors(void **state)
 {
     char v[256];
     const char *pre_ok[] = {"Origin: " ORIGIN_OK, "Access-Control-Request-Method: POST",
-                            "Access-Control-Request-Headers: content-type, authorization",
-                            NULL};
+                            "Access-Control-Request-Headers: content-type, authorization", NULL};
     reply_t r = http_do(g_fx.port, "OPTIONS", "/v1/echo", NULL, 0, pre_ok);
     assert_int_equal(r.status, 204);
     assert_non_null(reply_header(&r, "Access-Control-Allow-Origin", v, sizeof v));
@@ -628,8 +626,8 @@ static void test_cors(void **state)
     reply_free(&r);
 
     /* Unknown origin: no CORS headers at all, preflight not answered. */
-    const char *pre_bad[] = {"Origin: https://evil.example",
-                             "Access-Control-Request-Method: POST", NULL};
+    const char *pre_bad[] = {"Origin: https://evil.example", "Access-Control-Request-Method: POST",
+                             NULL};
     r = http_do(g_fx.port, "OPTIONS", "/v1/echo", NULL, 0, pre_bad);
     assert_int_not_equal(r.status, 204);
     assert_null(reply_header(&r, "Access-Control-Allow-Origin", v, sizeof v));
@@ -800,8 +798,7 @@ static void raw_exchange(const char *bytes, char *out, size_t cap)
 static void test_malformed_http(void **state)
 {
     char line[512];
-    raw_exchange("GET /v1/items/1 HTTP/1.1\r\nHost: x\r\nNoColonHere\r\n\r\n", line,
-                 sizeof line);
+    raw_exchange("GET /v1/items/1 HTTP/1.1\r\nHost: x\r\nNoColonHere\r\n\r\n", line, sizeof line);
     assert_string_equal(line, "HTTP/1.1 400 Bad Request");
     raw_exchange("GET /v1/items/1 FOO\r\nHost: x\r\n\r\n", line, sizeof line);
     assert_string_equal(line, "HTTP/1.1 400 Bad Request");

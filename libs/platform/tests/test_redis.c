@@ -289,12 +289,12 @@ static void test_reconnect_after_kill(void **state)
 int main(void)
 {
     const char *port = getenv("SERPHONA_TEST_REDIS_PORT");
-    if (!port || atoi(port) <= 0) {
+    if (!port || strtol(port, NULL, 10) <= 0) {
         fprintf(stderr, "test_redis: FAIL: SERPHONA_TEST_REDIS_PORT must name the port of a "
                         "running Redis on 127.0.0.1; start one with deploy/local/redis.sh\n");
         return 1;
     }
-    redis_port = atoi(port);
+    redis_port = (int)strtol(port, NULL, 10);
     snprintf(prefix, sizeof(prefix), "sp-test:%d:%ld", (int)getpid(), (long)time(NULL));
     sp_log_init("test_redis", SP_LOG_WARN);
     const struct CMUnitTest tests[] = {
