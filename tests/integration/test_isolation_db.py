@@ -59,6 +59,8 @@ def two_tenants(stack, http):
         key = t["owner"]("POST", "/v1/api-keys", {"name": "k", "scopes": ["ingest:write"]},
                          expect=201).json()
         t["key_prefix"] = key["prefix"]
+        t["owner"]("PUT", "/v1/tenants/current/taxonomy",
+                   {"categories": [{"id": "iso", "patterns": ["isolation probe"]}]}, expect=200)
         made.append(t)
     return made
 

@@ -16,14 +16,19 @@
 #include "platform/metrics.h"
 #include "publish.h"
 #include "store.h"
+#include "taxonomies.h"
 #include "validate.h"
 
 #define CONSUMER_GROUP "analytics-processor"
+/* How long a tenant's taxonomy is cached: an edit applies within a minute,
+ * the bound tenant.proto sets for every cached tenant-manager answer. */
+#define TAXONOMY_TTL_S 60
 
 struct ap_processor {
     sp_service_t *svc;
     ap_batch_t *batch;
     ap_publisher_t *pub;
+    ap_taxonomies_t *taxonomies;                          /* consumer thread only */
     const char *topic_dlq, *topic_analyses, *topic_usage; /* prefixed; owned by svc */
     int publish_timeout_ms;
 
@@ -99,9 +104,8 @@ static int on_record(const sp_events_message_t *msg, void *ud)
         goto done;
     }
     double t0 = mono_s();
-    /* Tenants' own taxonomies are not served to the processor yet: the
-     * default one applies to every tenant. */
-    rc = ap_analyse(ix, NULL, now, arena, &rec);
+    const nlp_taxonomy_t *tax = ap_taxonomies_get(p->taxonomies, ix->tenant_id, (int64_t)mono_s());
+    rc = ap_analyse(ix, tax, now, arena, &rec);
     sp_histogram_observe(p->analysis_seconds, mono_s() - t0);
     if (rc == SP_OK)
         rc = ap_batch_add(p->batch, &rec, msg->event->traceparent);
@@ -217,12 +221,15 @@ ap_processor_t *ap_processor_new(sp_service_t *svc)
     p->publish_timeout_ms =
         sp_config_int(cfg, "SERPHONA_PROCESSOR_PUBLISH_TIMEOUT_MS", 15000, 100, 600000,
                       "How long a flush waits for the broker to acknowledge its events.");
+    p->taxonomies = ap_taxonomies_new(ap_taxonomy_fetch_rpc,
+                                      sp_service_client(svc, "tenant-manager"), TAXONOMY_TTL_S);
     p->batch = ap_batch_new();
     p->pub = ap_publisher_new();
     p->topic_dlq = sp_service_topic(svc, SP_EVENTS_TOPIC_INTERACTIONS_DLQ);
     p->topic_analyses = sp_service_topic(svc, SP_EVENTS_TOPIC_ANALYSES);
     p->topic_usage = sp_service_topic(svc, SP_EVENTS_TOPIC_USAGE);
-    if (!p->batch || !p->pub || !p->topic_dlq || !p->topic_analyses || !p->topic_usage)
+    if (!p->taxonomies || !p->batch || !p->pub || !p->topic_dlq || !p->topic_analyses ||
+        !p->topic_usage)
         goto fail;
 
     p->interactions = sp_counter_new("serphona_processor_interactions_total",
@@ -266,5 +273,6 @@ void ap_processor_destroy(ap_processor_t **self_p)
     *self_p = NULL;
     ap_batch_destroy(&p->batch);
     ap_publisher_destroy(&p->pub);
+    ap_taxonomies_destroy(&p->taxonomies);
     free(p);
 }

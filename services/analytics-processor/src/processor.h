@@ -4,7 +4,8 @@
  * events out, and poison to the dead-letter topic.
  *
  * Flow per record (consumer thread, batch mode of events.h): validate
- * (validate.h) -> analyse with redaction first (analysis.h) -> render into
+ * (validate.h) -> analyse with redaction first (analysis.h), matching the
+ * tenant's own taxonomy (taxonomies.h: from tenant-manager, cached 60 s) -> render into
  * the batch (batch.h). A poison record becomes a dead letter in the same
  * batch, so it is published with the batch and its offset stored with it.
  *

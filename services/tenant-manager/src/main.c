@@ -11,6 +11,7 @@
 #include "api_keys.h"
 #include "audit.h"
 #include "auth.h"
+#include "taxonomy.h"
 #include "operators.h"
 #include "tenants.h"
 #include "users.h"
@@ -26,7 +27,8 @@ int main(int argc, char **argv)
     if (sp_service_use_postgres(svc, TM_SCHEMA) != 0 || sp_service_use_redis(svc) != 0 ||
         tm_auth_register(&tm) != 0 || tm_tenants_register(&tm, router) != 0 ||
         tm_users_routes(&tm, router) != 0 || tm_api_keys_register(&tm, router) != 0 ||
-        tm_audit_routes(&tm, router) != 0 || sp_service_serve_rpc(svc) != 0)
+        tm_audit_routes(&tm, router) != 0 || tm_taxonomy_register(&tm, router) != 0 ||
+        sp_service_serve_rpc(svc) != 0)
         return sp_service_fail(svc);
     if (tm_operators_cli_wanted(argc, argv))
         return tm_operators_cli(&tm, svc);

@@ -865,8 +865,11 @@ int tm_tenants_purge(sp_db_pool_t *db, int after_days, int *purged)
                                   2, pi, &gone);
         if (rc == 0 && PQntuples(gone) == 1) {
             static const char *const stmts[] = {
-                "DELETE FROM tenant.audit_log", "DELETE FROM tenant.api_keys",
-                "DELETE FROM tenant.invites", "DELETE FROM tenant.users",
+                "DELETE FROM tenant.audit_log",
+                "DELETE FROM tenant.api_keys",
+                "DELETE FROM tenant.taxonomies",
+                "DELETE FROM tenant.invites",
+                "DELETE FROM tenant.users",
                 "DELETE FROM tenant.tenants WHERE id = tenant.current_tenant()"};
             for (size_t k = 0; rc == 0 && k < sizeof(stmts) / sizeof(*stmts); k++)
                 rc = sp_db_tx_query(tx, stmts[k], 0, NULL, NULL);
