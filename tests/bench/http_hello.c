@@ -34,9 +34,9 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
-    struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD, (uint16_t)strtol(argv[1], NULL, 10),
-                                            NULL, NULL, hello, NULL, MHD_OPTION_THREAD_POOL_SIZE,
-                                            (unsigned)strtol(argv[2], NULL, 10), MHD_OPTION_END);
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_EPOLL_INTERNAL_THREAD, (uint16_t)strtol(argv[1], NULL, 10), NULL, NULL, hello, NULL,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)strtol(argv[2], NULL, 10), MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "cannot start on port %s\n", argv[1]);
         return 1;

@@ -45,19 +45,19 @@
 #include "platform/request.h"
 #include "platform/trace.h"
 
-#define DEFAULT_BIND "127.0.0.1"
-#define DEFAULT_THREADS 4u
-#define DEFAULT_MAX_BODY ((size_t)1 << 20)
+#define DEFAULT_BIND       "127.0.0.1"
+#define DEFAULT_THREADS    4u
+#define DEFAULT_MAX_BODY   ((size_t)1 << 20)
 #define DEFAULT_CONN_LIMIT 1024u
-#define DEFAULT_TIMEOUT_S 30u
-#define DEFAULT_GRACE_MS 10000u
+#define DEFAULT_TIMEOUT_S  30u
+#define DEFAULT_GRACE_MS   10000u
 /* After the grace period, how long stop() lets abandoned connections flush
  * their 503 before the daemon closes everything. */
 #define ABANDON_FLUSH_MS 1000u
-#define REQUEST_ID_MAX 128
-#define CORS_METHODS "GET, POST, PUT, PATCH, DELETE, OPTIONS"
-#define CORS_HEADERS "Authorization, Content-Type, Idempotency-Key, X-Request-Id, traceparent"
-#define CORS_MAX_AGE "600"
+#define REQUEST_ID_MAX   128
+#define CORS_METHODS     "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+#define CORS_HEADERS     "Authorization, Content-Type, Idempotency-Key, X-Request-Id, traceparent"
+#define CORS_MAX_AGE     "600"
 
 typedef enum {
     PHASE_HEADERS = 0, /* first call of the access handler */
@@ -341,8 +341,8 @@ static const char oom_body[] =
 /* Last resort when not even a request object could be allocated. */
 static enum MHD_Result send_oom(struct MHD_Connection *conn)
 {
-    struct MHD_Response *mr = MHD_create_response_from_buffer(
-        sizeof oom_body - 1, (void *)oom_body, MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *mr = MHD_create_response_from_buffer(sizeof oom_body - 1, (void *)oom_body,
+                                                              MHD_RESPMEM_PERSISTENT);
     if (!mr)
         return MHD_NO;
     MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
@@ -469,8 +469,8 @@ static int set_remote_addr(sp_request_t *req, struct MHD_Connection *conn)
             inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, text,
                       sizeof text);
         else if (sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
-                      text, sizeof text);
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, text,
+                      sizeof text);
     }
     return sp_request_set_remote_addr(req, text);
 }
@@ -630,9 +630,8 @@ static void on_handler_complete(sp_request_t *req, void *ud)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     conn_ctx_t *ctx = *con_cls;
     (void)cls;
@@ -753,12 +752,12 @@ sp_http_server_t *sp_http_server_new(const sp_http_options_t *opts, const sp_rou
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&srv->mu, NULL);
 
-    srv->m_requests = sp_counter_new("serphona_http_requests_total",
-                                     "HTTP requests answered, by method and status code.", 2,
-                                     "method", "status");
-    srv->m_duration = sp_histogram_new("serphona_http_request_duration_seconds",
-                                       "Time from request line to queued response.", NULL, 0, 1,
-                                       "method");
+    srv->m_requests =
+        sp_counter_new("serphona_http_requests_total",
+                       "HTTP requests answered, by method and status code.", 2, "method", "status");
+    srv->m_duration =
+        sp_histogram_new("serphona_http_request_duration_seconds",
+                         "Time from request line to queued response.", NULL, 0, 1, "method");
     srv->m_in_flight = sp_gauge_new("serphona_http_in_flight_requests",
                                     "HTTP requests received and not yet finished.", 0);
     return srv;
@@ -779,8 +778,8 @@ int sp_http_server_start(sp_http_server_t *srv)
     if (!srv || srv->started)
         return SP_EINVAL;
     srv->started = 1;
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG;
+    unsigned flags =
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (srv->ipv6)
         flags |= MHD_USE_IPv6;
     /* The logger goes first so that MHD's complaints about later options
@@ -791,9 +790,8 @@ int sp_http_server_start(sp_http_server_t *srv)
         {MHD_OPTION_END, 0, NULL},
     };
     srv->daemon = MHD_start_daemon(
-        flags, (uint16_t)srv->port_opt, NULL, NULL, on_request, srv,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv, MHD_OPTION_SOCK_ADDR,
-        (const struct sockaddr *)&srv->addr, MHD_OPTION_ARRAY,
+        flags, (uint16_t)srv->port_opt, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_log, srv, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&srv->addr, MHD_OPTION_ARRAY,
         srv->threads > 1 ? pool : pool + 1, MHD_OPTION_CONNECTION_LIMIT, srv->conn_limit,
         MHD_OPTION_CONNECTION_TIMEOUT, srv->timeout_s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);

@@ -119,8 +119,8 @@ static void forward_and_wait(sp_rpc_client_t *client, sp_request_t *req, const s
 static const char *error_code(sp_request_t *req, char *buf, size_t cap)
 {
     cJSON *root = cJSON_Parse(sp_response_body(sp_request_response(req), NULL));
-    const char *code = cJSON_GetStringValue(
-        cJSON_GetObjectItem(cJSON_GetObjectItem(root, "error"), "code"));
+    const char *code =
+        cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(root, "error"), "code"));
     snprintf(buf, cap, "%s", code ? code : "");
     cJSON_Delete(root);
     return buf;

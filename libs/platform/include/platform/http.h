@@ -45,17 +45,17 @@ typedef struct sp_http_server sp_http_server_t;
 /* Server options. A zeroed struct selects every default, so callers set only
  * what they need: `sp_http_options_t o = {.port = 8080};`. */
 typedef struct {
-    const char *bind_address;          /* IPv4 or IPv6 literal; NULL = "127.0.0.1" */
-    int port;                          /* 0 = an ephemeral port (see sp_http_server_port) */
-    unsigned threads;                  /* worker threads; 0 = 4 */
-    size_t max_body_bytes;             /* 0 = 1 MiB */
-    unsigned connection_limit;         /* open connections at once; 0 = 1024 */
-    unsigned connection_timeout_s;     /* idle connection timeout; 0 = 30 s */
-    const char *cors_origins;          /* "https://a.example,https://b.example" or
-                                        * "*"; NULL or "" = no CORS */
-    const char *service;               /* service name for logs; NULL = "unknown" */
-    unsigned shutdown_grace_ms;        /* how long stop waits for in-flight
-                                        * requests; 0 = 10000 ms */
+    const char *bind_address;      /* IPv4 or IPv6 literal; NULL = "127.0.0.1" */
+    int port;                      /* 0 = an ephemeral port (see sp_http_server_port) */
+    unsigned threads;              /* worker threads; 0 = 4 */
+    size_t max_body_bytes;         /* 0 = 1 MiB */
+    unsigned connection_limit;     /* open connections at once; 0 = 1024 */
+    unsigned connection_timeout_s; /* idle connection timeout; 0 = 30 s */
+    const char *cors_origins;      /* "https://a.example,https://b.example" or
+                                    * "*"; NULL or "" = no CORS */
+    const char *service;           /* service name for logs; NULL = "unknown" */
+    unsigned shutdown_grace_ms;    /* how long stop waits for in-flight
+                                    * requests; 0 = 10000 ms */
 } sp_http_options_t;
 
 /* Creates a server that will serve router. Options are copied; the router is
