@@ -19,7 +19,7 @@ PACKAGES=(
   cppcheck clang-tidy clang-format
   # deployment tests (tests/deploy): the chart renderer (Go text/template +
   # sprig, as helm), the values schema, `docker-compose config`, shellcheck
-  golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev golang-gopkg-yaml.v3-dev
+
   python3-jsonschema docker-compose shellcheck
 )
 

@@ -6,7 +6,8 @@ Docker engine and no helm.
   deployment artifact must cover).
 - `help_vars`: what each built binary says it reads (`<binary> --help`), the
   source of truth for configuration variables.
-- `render`: renders the chart like `helm template`, with tests/deploy/helmrender
+- (no chart rendering here: helm and its template engine are not available, and the
+  project stays Go-free; templates are checked statically)
   (Go's text/template + sprig, the engine Helm uses), built from Debian's Go
   packages into build/deploy-test/.
 """
@@ -130,70 +131,6 @@ def all_vars(help_vars):
 
 
 # ---- chart rendering ------------------------------------------------------------
-
-@pytest.fixture(scope="session")
-def renderer():
-    """Path of the helmrender binary, built (or rebuilt) from its source."""
-    WORK.mkdir(parents=True, exist_ok=True)
-    out = WORK / "helmrender"
-    src = ROOT / "tests" / "deploy" / "helmrender" / "main.go"
-    if not out.exists() or out.stat().st_mtime < src.stat().st_mtime:
-        env = dict(os.environ, GO111MODULE="off", GOPATH="/usr/share/gocode",
-                   GOCACHE=str(WORK / "gocache"), GOFLAGS="")
-        proc = subprocess.run(["go", "build", "-o", str(out), "./tests/deploy/helmrender"],
-                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-        assert proc.returncode == 0, f"building helmrender failed:\n{proc.stderr}"
-    return out
-
-
-class Rendered:
-    def __init__(self, docs, notes):
-        self.docs = docs
-        self.notes = notes
-
-    def kind(self, kind):
-        return [d for d in self.docs if d["kind"] == kind]
-
-    def get(self, kind, name):
-        found = [d for d in self.docs if d["kind"] == kind and d["metadata"]["name"] == name]
-        assert len(found) == 1, f"{kind} {name}: found {len(found)}"
-        return found[0]
-
-    def component(self, kind, component):
-        """The objects of a kind labelled app.kubernetes.io/component=component."""
-        return [d for d in self.kind(kind)
-                if d["metadata"].get("labels", {}).get("app.kubernetes.io/component") == component]
-
-
-def render_chart(renderer, *values_files, release="prod", namespace="serphona", check=True,
-                 extra_values=None):
-    """Renders the chart; returns Rendered, or (returncode, stderr) when
-    check is False and rendering failed."""
-    files = list(values_files)
-    with tempfile.TemporaryDirectory(prefix="helmrender-") as tmp:
-        if extra_values is not None:
-            extra = Path(tmp) / "extra-values.yaml"
-            extra.write_text(yaml.safe_dump(extra_values))
-            files.append(extra)
-        notes = Path(tmp) / "NOTES.txt"
-        cmd = [str(renderer), "-chart", str(CHART), "-name", release, "-namespace", namespace,
-               "-notes", str(notes)]
-        for f in files:
-            cmd += ["-f", str(f)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-        if proc.returncode != 0:
-            if check:
-                pytest.fail(f"chart rendering failed:\n{proc.stderr}")
-            return proc.returncode, proc.stderr
-        docs = [d for d in yaml.safe_load_all(proc.stdout) if d is not None]
-        return Rendered(docs, notes.read_text() if notes.exists() else "")
-
-
-@pytest.fixture(scope="session")
-def rendered(renderer):
-    """The chart rendered with ci/test-values.yaml (everything enabled)."""
-    return render_chart(renderer, CI_VALUES)
-
 
 @pytest.fixture(scope="session")
 def values():

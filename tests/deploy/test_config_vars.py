@@ -78,33 +78,6 @@ def test_values_place_every_variable(values, help_vars, services):
             assert v in secret, f"{v} is a secret: put it under secrets.values"
 
 
-def test_chart_passes_every_variable(rendered, help_vars, services, values):
-    """What the rendered chart gives each service's container — its ConfigMap
-    and its env — covers every variable the binary reads, except the owner
-    role's URL (only the migration Job gets it) and what the image sets."""
-    image_env = set(re.findall(r"(SERPHONA_[A-Z0-9_]+)=", DOCKERFILE.read_text()))
-    assert IMAGE_SET <= image_env, f"the Dockerfile does not set {sorted(IMAGE_SET - image_env)}"
-    jobs = {j["metadata"]["labels"]["app.kubernetes.io/component"]: j for j in rendered.kind("Job")}
-    for s in services:
-        name = f"prod-serphona-{s}"
-        data = set(rendered.get("ConfigMap", name)["data"])
-        dep = rendered.get("Deployment", name)
-        c = dep["spec"]["template"]["spec"]["containers"][0]
-        given = data | {e["name"] for e in c.get("env", [])}
-        secret_keys = set(values["secrets"]["values"])
-        for v in help_vars[s]:
-            if v == "SERPHONA_PG_MIGRATE_URL" or v in IMAGE_SET:
-                continue
-            if v in secret_keys and v not in given:
-                # A secret a service may do without (e.g. one of two
-                # alternatives) must still reach it when set.
-                pytest.fail(f"{s} reads {v} but its Deployment does not get it from the Secret")
-            assert v in given, f"{s} reads {v} but the chart does not pass it"
-        if "SERPHONA_PG_MIGRATE_URL" in help_vars[s]:
-            job_env = {e["name"] for e in jobs[f"{s}-migrate"]["spec"]["template"]["spec"]["containers"][0]["env"]}
-            assert {"SERPHONA_PG_MIGRATE_URL", "SERPHONA_PG_URL"} <= job_env
-
-
 def test_compose_sets_what_is_required(compose, help_vars, services):
     for s in services:
         env = compose["services"][s]["environment"]
