@@ -1,0 +1,25 @@
+/*
+ * text.h — small checks and hashes over strings that arrive from outside.
+ *
+ * Every function is pure and thread-safe: no allocation, no failure mode but
+ * the answer.
+ */
+#ifndef SP_TEXT_H
+#define SP_TEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* 1 when s is a UUID in canonical text form (8-4-4-4-12 hex digits, either
+ * case, any version), else 0; NULL gives 0. Ids in paths, bodies and events
+ * are checked with this before they reach a query. */
+int sp_uuid_valid(const char *s);
+
+/* 32-bit FNV-1a of the NUL-terminated s; for picking a slot or a shard,
+ * never for anything an attacker must not be able to collide. */
+uint32_t sp_fnv1a32(const char *s);
+
+/* 64-bit FNV-1a of len bytes at data; same caveat as sp_fnv1a32. */
+uint64_t sp_fnv1a64(const void *data, size_t len);
+
+#endif
