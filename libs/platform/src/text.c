@@ -3,6 +3,9 @@
  */
 #include "platform/text.h"
 
+#include "platform/error.h"
+
+#include <ctype.h>
 #include <string.h>
 
 static int is_hex(char c)
@@ -40,4 +43,31 @@ uint64_t sp_fnv1a64(const void *data, size_t len)
     for (size_t i = 0; i < len; i++)
         h = (h ^ p[i]) * 1099511628211ull;
     return h;
+}
+
+int sp_email_normalize(const char *in, char out[SP_EMAIL_MAX])
+{
+    if (!in)
+        return SP_EINVAL;
+    while (*in == ' ' || *in == '\t')
+        in++;
+    size_t n = strlen(in);
+    while (n && (in[n - 1] == ' ' || in[n - 1] == '\t'))
+        n--;
+    if (n < 3 || n >= SP_EMAIL_MAX)
+        return SP_EINVAL;
+    int ats = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (c <= ' ' || c == 0x7f || c == '"' || c == '<' || c == '>' || c == ',' || c == ';')
+            return SP_EINVAL;
+        if (c == '@')
+            ats++;
+        out[i] = (char)tolower(c);
+    }
+    out[n] = '\0';
+    const char *at = strchr(out, '@');
+    if (ats != 1 || at == out || at[1] == '\0' || at[1] == '.' || out[n - 1] == '.')
+        return SP_EINVAL;
+    return 0;
 }

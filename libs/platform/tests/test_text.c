@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "platform/clock.h"
+#include "platform/error.h"
 #include "platform/text.h"
 
 static void test_uuid_valid(void **state)
@@ -38,6 +39,29 @@ static void test_fnv1a_vectors(void **state)
     assert_true(sp_fnv1a64("foobar", 6) == 0x85944171f73967e8ull);
 }
 
+static void test_email_normalize(void **state)
+{
+    (void)state;
+    char out[SP_EMAIL_MAX];
+    /* Every padding and case variant of one address is the same key. */
+    const char *same[] = {"Enum3@Acme.test", " enum3@acme.test", "\tenum3@acme.test",
+                          "enum3@acme.test ", " \t ENUM3@ACME.TEST\t"};
+    for (size_t i = 0; i < sizeof same / sizeof *same; i++) {
+        assert_int_equal(sp_email_normalize(same[i], out), 0);
+        assert_string_equal(out, "enum3@acme.test");
+    }
+    const char *bad[] = {NULL,      "",       "  ",   "a@",      "@b.c",     "a@@b.c",
+                         "a b@c.d", "a@b.c.", "a@.b", "<a@b.c>", "a@b\x01c", "ab.cd"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_int_equal(sp_email_normalize(bad[i], out), SP_EINVAL);
+    char longest[300];
+    memset(longest, 'a', sizeof longest);
+    memcpy(longest + 250, "@b.cd", 6); /* 255 bytes: one too many */
+    assert_int_equal(sp_email_normalize(longest, out), SP_EINVAL);
+    memcpy(longest + 249, "@b.cd", 6); /* 254 bytes: the longest allowed */
+    assert_int_equal(sp_email_normalize(longest, out), 0);
+}
+
 static void test_clocks(void **state)
 {
     (void)state;
@@ -57,6 +81,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_uuid_valid),
         cmocka_unit_test(test_fnv1a_vectors),
+        cmocka_unit_test(test_email_normalize),
         cmocka_unit_test(test_clocks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

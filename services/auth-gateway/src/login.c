@@ -175,7 +175,7 @@ static sp_handler_result_t login(sp_request_t *req, void *ud)
         return SP_HANDLER_DONE;
     }
     int retry = 0;
-    if (gw_lockout_check(gw, arena, account, ip, &retry) != 0) {
+    if (gw_lockout_claim(gw, arena, account, ip, &retry) != 0) {
         count(&m_logins, "locked");
         char text[16];
         snprintf(text, sizeof text, "%d", retry);
@@ -196,6 +196,7 @@ static sp_handler_result_t login(sp_request_t *req, void *ud)
                                       gw->rpc_timeout_ms, &msg);
     if (rc != 0) {
         sp_log_warn("tenant-manager.Authenticate failed: %s", sp_strerror(rc));
+        gw_lockout_release(gw, arena, account, ip);
         count(&m_logins, "unavailable");
         unavailable(req);
         return SP_HANDLER_DONE;
@@ -203,7 +204,7 @@ static sp_handler_result_t login(sp_request_t *req, void *ud)
     Serphona__Tenant__V1__AuthenticateReply *r = (Serphona__Tenant__V1__AuthenticateReply *)msg;
     switch (r->result) {
     case SERPHONA__TENANT__V1__AUTHENTICATE_REPLY__RESULT__OK: {
-        gw_lockout_succeeded(gw, arena, account);
+        gw_lockout_succeeded(gw, arena, account, ip);
         const char *sid = NULL, *refresh = NULL;
         rc = gw_session_create(gw, arena, r->tenant_id, r->user_id, &sid, &refresh);
         if (rc != 0) {
@@ -221,17 +222,16 @@ static sp_handler_result_t login(sp_request_t *req, void *ud)
         break;
     }
     case SERPHONA__TENANT__V1__AUTHENTICATE_REPLY__RESULT__TENANT_SUSPENDED:
-        gw_lockout_succeeded(gw, arena, account);
+        gw_lockout_succeeded(gw, arena, account, ip);
         count(&m_logins, "tenant_suspended");
         sp_response_error(resp, 403, "tenant_suspended", "the tenant is suspended");
         break;
     case SERPHONA__TENANT__V1__AUTHENTICATE_REPLY__RESULT__USER_DISABLED:
-        gw_lockout_succeeded(gw, arena, account);
+        gw_lockout_succeeded(gw, arena, account, ip);
         count(&m_logins, "user_disabled");
         sp_response_error(resp, 403, "user_disabled", "the user is disabled");
         break;
-    default:
-        gw_lockout_failed(gw, arena, account, ip);
+    default: /* the claim already counted this failure */
         count(&m_logins, "invalid_credentials");
         gw_unauthorized(req, "invalid_credentials", "the tenant, email or password is wrong");
         break;

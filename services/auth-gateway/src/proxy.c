@@ -100,8 +100,7 @@ static sp_handler_result_t forward(sp_request_t *req, void *ud)
     case GW_AUTH_OK:
         break;
     }
-    if (!getenv("GW_EXP_NORL") &&
-        gw_ratelimit_apply(gw, req, caller.auth.tenant_id, caller.caller_key, caller.limits) != 0)
+    if (gw_ratelimit_apply(gw, req, caller.auth.tenant_id, caller.caller_key, caller.limits) != 0)
         return SP_HANDLER_DONE;
     if (caller.tenant)
         gw_cors_allow_if_listed(gw, req, caller.tenant->allowed_origins,

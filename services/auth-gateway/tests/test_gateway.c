@@ -264,30 +264,44 @@ static void test_lockout_backoff(void **state)
     assert_string_equal(gw_lockout_account(arena, "acme", upper), acct);
     assert_string_not_equal(gw_lockout_account(arena, "other", email), acct);
 
+    /* Padding is not another account either: the email is normalised. */
+    char padded[80];
+    snprintf(padded, sizeof padded, " \t%s\t ", upper);
+    assert_string_equal(gw_lockout_account(arena, "acme", padded), acct);
+
     int retry = 0;
-    assert_int_equal(gw_lockout_check(&gw, arena, acct, ip, &retry), 0);
-    gw_lockout_failed(&gw, arena, acct, ip);
-    assert_int_equal(gw_lockout_check(&gw, arena, acct, ip, &retry), 0);
-    gw_lockout_failed(&gw, arena, acct, ip); /* 2nd: locked 1 s */
-    assert_int_equal(gw_lockout_check(&gw, arena, acct, ip, &retry), SP_EDENIED);
+    assert_int_equal(gw_lockout_claim(&gw, arena, acct, ip, &retry), 0);
+    /* The 2nd claim reaches the threshold (2): it still goes on to its
+     * password check, and locks the account for 1 s behind it. */
+    assert_int_equal(gw_lockout_claim(&gw, arena, acct, ip, &retry), 0);
+    assert_int_equal(gw_lockout_claim(&gw, arena, acct, a254, &retry), SP_EDENIED);
     assert_int_equal(retry, 1);
+    /* After the lock, one attempt per lock period, each doubling it. */
     sleep_ms(1100);
-    assert_int_equal(gw_lockout_check(&gw, arena, acct, a254, &retry), 0);
-    gw_lockout_failed(&gw, arena, acct, a253); /* 3rd: 2 s */
-    assert_int_equal(gw_lockout_check(&gw, arena, acct, a254, &retry), SP_EDENIED);
+    assert_int_equal(gw_lockout_claim(&gw, arena, acct, a253, &retry), 0); /* 3rd: 2 s */
+    assert_int_equal(gw_lockout_claim(&gw, arena, acct, a254, &retry), SP_EDENIED);
     assert_int_equal(retry, 2);
-    /* The address reached its own threshold (3) with the 3rd failure from it. */
+    /* The address reaches its own threshold (3) with the 3rd claim from it. */
     char other_email[80];
     snprintf(other_email, sizeof other_email, "other-%s", email);
     const char *other = gw_lockout_account(arena, "acme", other_email);
-    gw_lockout_failed(&gw, arena, other, ip);
-    assert_int_equal(gw_lockout_check(&gw, arena, other, ip, &retry), SP_EDENIED);
-    assert_int_equal(gw_lockout_check(&gw, arena, other, a252, &retry), 0);
-    /* Success clears the account's count, so its next failure starts over. */
+    assert_int_equal(gw_lockout_claim(&gw, arena, other, ip, &retry), 0);
+    assert_int_equal(gw_lockout_claim(&gw, arena, other, ip, &retry), SP_EDENIED);
+    assert_int_equal(gw_lockout_claim(&gw, arena, other, a252, &retry), 0);
+    /* An attempt never checked gives its claims back: the address a252 can
+     * claim as often as it gives back. */
+    for (int i = 0; i < 5; i++) {
+        const char *fresh = gw_lockout_account(arena, "acme", "fresh@x.test");
+        assert_int_equal(gw_lockout_claim(&gw, arena, fresh, a252, &retry), 0);
+        gw_lockout_release(&gw, arena, fresh, a252);
+    }
+    /* Success clears the account's count and lock, so it starts over. */
     sleep_ms(2100);
-    gw_lockout_succeeded(&gw, arena, acct);
-    gw_lockout_failed(&gw, arena, acct, a251);
-    assert_int_equal(gw_lockout_check(&gw, arena, acct, a251, &retry), 0);
+    assert_int_equal(gw_lockout_claim(&gw, arena, acct, a251, &retry), 0); /* locks 4 s */
+    gw_lockout_succeeded(&gw, arena, acct, a251);
+    assert_int_equal(gw_lockout_claim(&gw, arena, acct, a251, &retry), 0);
+    assert_int_equal(gw_lockout_claim(&gw, arena, acct, a251, &retry), 0);
+    assert_int_equal(gw_lockout_claim(&gw, arena, acct, a251, &retry), SP_EDENIED);
     sp_arena_destroy(&arena);
 }
 

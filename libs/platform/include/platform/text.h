@@ -15,6 +15,16 @@
  * are checked with this before they reach a query. */
 int sp_uuid_valid(const char *s);
 
+/* The one normalised form of an e-mail address, used wherever an address is
+ * a key (login lookup, lockout counters, uniqueness): leading and trailing
+ * blanks (spaces, tabs) removed, lowercased; 3 to 254 bytes, exactly one '@'
+ * with text on both sides, no control bytes, blanks or the characters
+ * "<>,; inside, not ending in '.'. Writes it NUL-terminated into out (at least
+ * SP_EMAIL_MAX bytes) and returns 0, or returns SP_EINVAL (out then holds
+ * nothing useful). */
+#define SP_EMAIL_MAX 255
+int sp_email_normalize(const char *in, char out[SP_EMAIL_MAX]);
+
 /* 32-bit FNV-1a of the NUL-terminated s; for picking a slot or a shard,
  * never for anything an attacker must not be able to collide. */
 uint32_t sp_fnv1a32(const char *s);
