@@ -21,6 +21,8 @@
  */
 #include "platform/http.h"
 
+#include "http_framing.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -635,7 +637,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
     conn_ctx_t *ctx = *con_cls;
     (void)cls;
-    (void)version;
     if (!ctx) /* on_uri ran out of memory */
         return send_oom(conn);
 
@@ -646,6 +647,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             sp_log_error("http: out of memory building a request");
             ctx->phase = PHASE_ANSWERED;
             return send_oom(conn);
+        }
+        const char *framing = sp_http_framing_problem(conn, version);
+        if (framing) {
+            /* Closing is the point: whatever follows on this connection
+             * cannot be told apart from a body, so none of it is read. */
+            sp_response_t *resp = sp_request_response(ctx->req);
+            sp_response_error(resp, 400, "bad_request", "%s", framing);
+            sp_response_set_header(resp, "Connection", "close");
+            return send_request_response(ctx);
         }
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         if (cl) {
