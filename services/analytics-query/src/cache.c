@@ -6,9 +6,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "filters.h"
+#include "platform/clock.h"
 #include "platform/crypto.h"
 #include "platform/error.h"
 #include "platform/log.h"
@@ -153,9 +153,7 @@ int aq_cache_on_event(const sp_events_message_t *msg, void *ud)
         return 0;
     if (ctx->set.cache_ttl_s <= 0)
         return 0;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int64_t now = sp_clock_wall_ms();
     if (ev->occurred_at_unix_ms > 0 &&
         ev->occurred_at_unix_ms < now - 2000LL * ctx->set.cache_ttl_s)
         return 0;
