@@ -307,3 +307,14 @@ void sp_router_foreach(const sp_router_t *router,
     for (size_t i = 0; i < router->n; i++)
         fn(router->routes[i].method, router->routes[i].pattern, router->routes[i].permission, ud);
 }
+
+int sp_router_add_all(sp_router_t *router, const sp_route_def_t *defs, size_t n, void *ud)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = sp_router_add(router, defs[i].method, defs[i].pattern, defs[i].permission,
+                               defs[i].fn, ud);
+        if (rc != 0)
+            return rc;
+    }
+    return SP_OK;
+}

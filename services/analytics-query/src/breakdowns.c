@@ -395,15 +395,13 @@ static sp_handler_result_t movers_get(sp_request_t *req, void *ud)
     return SP_HANDLER_DONE;
 }
 
+static const sp_route_def_t routes[] = {
+    {"GET", "/v1/analytics/breakdown", "analytics:read", breakdown_get},
+    {"GET", "/v1/analytics/keywords", "analytics:read", keywords_get},
+    {"GET", "/v1/analytics/movers", "analytics:read", movers_get},
+};
+
 int aq_breakdowns_register(sp_router_t *router, aq_ctx_t *ctx)
 {
-    int rc;
-    if ((rc = sp_router_add(router, "GET", "/v1/analytics/breakdown", "analytics:read",
-                            breakdown_get, ctx)) ||
-        (rc = sp_router_add(router, "GET", "/v1/analytics/keywords", "analytics:read", keywords_get,
-                            ctx)) ||
-        (rc = sp_router_add(router, "GET", "/v1/analytics/movers", "analytics:read", movers_get,
-                            ctx)))
-        return rc;
-    return 0;
+    return sp_router_add_all(router, routes, sizeof(routes) / sizeof(*routes), ctx);
 }

@@ -6,14 +6,15 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "filters.h"
+#include "platform/clock.h"
 #include "platform/crypto.h"
 #include "platform/error.h"
 #include "platform/log.h"
 #include "platform/metrics.h"
 #include "platform/redis.h"
+#include "platform/text.h"
 
 #define GEN_TTL_S 86400
 
@@ -57,7 +58,7 @@ int aq_cache_lookup(aq_ctx_t *ctx, sp_request_t *req, const char *tenant, const 
     pthread_once(&metrics_once, declare_metrics);
     *key = NULL;
     sp_redis_pool_t *redis = aq_ctx_redis(ctx);
-    if (!redis || ctx->set.cache_ttl_s <= 0 || !aq_uuid_valid(tenant))
+    if (!redis || ctx->set.cache_ttl_s <= 0 || !sp_uuid_valid(tenant))
         return 0;
     sp_arena_t *arena = sp_request_arena(req);
     char *gen = generation(redis, arena, tenant);
@@ -148,13 +149,11 @@ int aq_cache_on_event(const sp_events_message_t *msg, void *ud)
     pthread_once(&metrics_once, declare_metrics);
     const Serphona__Events__V1__Event *ev = msg->event;
     if (!ev || !ev->type || strcmp(ev->type, "analysis.completed") != 0 ||
-        !aq_uuid_valid(ev->tenant_id))
+        !sp_uuid_valid(ev->tenant_id))
         return 0;
     if (ctx->set.cache_ttl_s <= 0)
         return 0;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int64_t now = sp_clock_wall_ms();
     if (ev->occurred_at_unix_ms > 0 &&
         ev->occurred_at_unix_ms < now - 2000LL * ctx->set.cache_ttl_s)
         return 0;

@@ -14,6 +14,7 @@
 #include "filters.h"
 #include "platform/buf.h"
 #include "platform/error.h"
+#include "platform/text.h"
 #include "query.h"
 #include "scope.h"
 
@@ -57,7 +58,7 @@ int aq_export_cursor_parse(const char *s, long long *t, char id[37])
     if (!s)
         return SP_EINVAL;
     const char *us = strchr(s, '_');
-    if (!us || us == s || us - s > 10 || !aq_uuid_valid(us + 1))
+    if (!us || us == s || us - s > 10 || !sp_uuid_valid(us + 1))
         return SP_EINVAL;
     long long v = 0;
     for (const char *p = s; p < us; p++) {

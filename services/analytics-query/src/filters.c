@@ -49,22 +49,6 @@ void aq_err_set(aq_err_t *err, int status, const char *code, const char *fmt, ..
     va_end(ap);
 }
 
-int aq_uuid_valid(const char *s)
-{
-    if (!s || strlen(s) != 36)
-        return 0;
-    for (int i = 0; i < 36; i++) {
-        char c = s[i];
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (c != '-')
-                return 0;
-        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 /* ---- time bounds ------------------------------------------------------------ */
 
 static int num(const char *s, int n, int *out)
@@ -510,7 +494,7 @@ static int where_list(sp_buf_t *b, sp_arena_t *arena, const char *col, const aq_
 char *aq_filter_where(sp_arena_t *arena, const aq_filter_t *f, const char *tenant, aq_src_t src,
                       int64_t from, int64_t to)
 {
-    if (!aq_uuid_valid(tenant))
+    if (!sp_uuid_valid(tenant))
         return NULL;
     /* A filter the source has no column for would silently widen the answer. */
     if (src != AQ_SRC_RAW && raw_only(f))
@@ -529,18 +513,18 @@ char *aq_filter_where(sp_arena_t *arena, const aq_filter_t *f, const char *tenan
     if (where_list(&b, arena, "channel", &f->channels) ||
         where_list(&b, arena, "agent_id", &f->agents) ||
         where_list(&b, arena, "language", &f->languages))
-        goto fail;
+        goto fail_buf;
     if (f->topic) {
         char *q = sp_ch_quote(arena, f->topic);
         if (!q)
-            goto fail;
+            goto fail_buf;
         if (src == AQ_SRC_TOPICS)
             sp_buf_appendf(&b, " AND topic = %s", q);
         else
             sp_buf_appendf(&b, " AND has(topics, %s)", q);
     }
     if (where_list(&b, arena, "intent", &f->intents))
-        goto fail;
+        goto fail_buf;
     if (f->has_smin)
         sp_buf_appendf(&b, " AND sentiment >= %.6f", f->smin);
     if (f->has_smax)
@@ -554,15 +538,15 @@ char *aq_filter_where(sp_arena_t *arena, const aq_filter_t *f, const char *tenan
     if (f->q) {
         char *q = sp_ch_quote(arena, f->q);
         if (!q)
-            goto fail;
+            goto fail_buf;
         sp_buf_appendf(&b, " AND positionCaseInsensitiveUTF8(text, %s) > 0", q);
     }
     if (sp_buf_failed(&b))
-        goto fail;
+        goto fail_buf;
     char *out = sp_arena_strndup(arena, sp_buf_data(&b), sp_buf_len(&b));
     sp_buf_cleanup(&b);
     return out;
-fail:
+fail_buf:
     sp_buf_cleanup(&b);
     return NULL;
 }

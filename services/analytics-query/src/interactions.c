@@ -10,6 +10,7 @@
 #include "calendar.h"
 #include "kpis.h"
 #include "platform/clickhouse.h"
+#include "platform/text.h"
 #include "query.h"
 #include "scope.h"
 
@@ -215,12 +216,12 @@ static sp_handler_result_t detail_get(sp_request_t *req, void *ud)
     sp_response_t *resp = sp_request_response(req);
     sp_arena_t *arena = sp_request_arena(req);
     const sp_auth_t *who = sp_request_auth(req);
-    if (!who || !aq_uuid_valid(who->tenant_id)) {
+    if (!who || !sp_uuid_valid(who->tenant_id)) {
         sp_response_error(resp, 403, "tenant_required", "analytics are read within a tenant");
         return SP_HANDLER_DONE;
     }
     const char *id = sp_request_param(req, "id");
-    if (!aq_uuid_valid(id)) {
+    if (!sp_uuid_valid(id)) {
         sp_response_error(resp, 400, "invalid_id", "the interaction id must be a UUID");
         return SP_HANDLER_DONE;
     }
@@ -298,13 +299,12 @@ static sp_handler_result_t detail_get(sp_request_t *req, void *ud)
     return SP_HANDLER_DONE;
 }
 
+static const sp_route_def_t routes[] = {
+    {"GET", "/v1/analytics/interactions", "analytics:read", list_get},
+    {"GET", "/v1/analytics/interactions/{id}", "analytics:read", detail_get},
+};
+
 int aq_interactions_register(sp_router_t *router, aq_ctx_t *ctx)
 {
-    int rc;
-    if ((rc = sp_router_add(router, "GET", "/v1/analytics/interactions", "analytics:read", list_get,
-                            ctx)) ||
-        (rc = sp_router_add(router, "GET", "/v1/analytics/interactions/{id}", "analytics:read",
-                            detail_get, ctx)))
-        return rc;
-    return 0;
+    return sp_router_add_all(router, routes, sizeof(routes) / sizeof(*routes), ctx);
 }

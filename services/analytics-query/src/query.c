@@ -7,29 +7,14 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
-#include <time.h>
 
 #include "calendar.h"
 #include "platform/arena.h"
 #include "platform/clickhouse.h"
+#include "platform/clock.h"
 #include "platform/error.h"
 #include "platform/log.h"
 #include "platform/metrics.h"
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void json_delete(void *p)
 {
@@ -60,8 +45,8 @@ int aq_query(aq_ctx_t *ctx, sp_request_t *req, const char *sql, size_t max_rows,
      * (the gateway's upstream timeout) comes first; whole seconds, at least 1. */
     int64_t budget_ms = ctx->set.query_timeout_ms;
     int64_t deadline = sp_request_deadline(req);
-    if (deadline > 0 && deadline - now_ms() - 200 < budget_ms)
-        budget_ms = deadline - now_ms() - 200;
+    if (deadline > 0 && deadline - sp_clock_wall_ms() - 200 < budget_ms)
+        budget_ms = deadline - sp_clock_wall_ms() - 200;
     if (budget_ms < 1000)
         budget_ms = 1000;
     long secs = (long)((budget_ms + 999) / 1000);
@@ -77,9 +62,9 @@ int aq_query(aq_ctx_t *ctx, sp_request_t *req, const char *sql, size_t max_rows,
     }
     char *out = NULL;
     size_t len = 0;
-    int64_t t0 = mono_ms();
+    int64_t t0 = sp_clock_mono_ms();
     int rc = sp_ch_exec(ch, full, NULL, 0, &out, &len);
-    int64_t elapsed = mono_ms() - t0;
+    int64_t elapsed = sp_clock_mono_ms() - t0;
     /* ClickHouse reports its own timeout as a refused query; tell it from
      * other refusals by how long the query ran. */
     int timed_out = rc == SP_ETIMEDOUT || (rc == SP_EDB && elapsed >= secs * 1000 - 100);

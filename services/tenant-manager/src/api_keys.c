@@ -3,12 +3,15 @@
  */
 #include "api_keys.h"
 
+#include "change.h"
+#include "listing.h"
 #include "tokens.h"
 
 #include "platform/crypto.h"
 #include "platform/error.h"
 #include "platform/log.h"
 #include "platform/permissions.h"
+#include "platform/text.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -109,16 +112,16 @@ static sp_handler_result_t create_key(sp_request_t *req, void *ud)
             (rc == 0 && strcmp(PQgetvalue(res, 0, 0), "t") != 0)) {
             sp_response_error(resp, 400, "invalid_expiry",
                               "expires_at must be an RFC 3339 time in the future");
-            goto out;
+            goto fail_tx;
         }
         if (rc != 0)
-            goto db_fail;
+            goto fail_db;
     }
     char *key = NULL, prefix[TM_LOOKUP_LEN + 1], hash_hex[2 * SP_SHA256_LEN + 1];
     uint8_t hash[SP_SHA256_LEN];
     char id[SP_UUID_STR_LEN];
     if ((rc = tm_token_new(arena, KEY_KIND, &key, prefix, hash)) != 0 || (rc = sp_uuid_v4(id)) != 0)
-        goto db_fail;
+        goto fail_db;
     tm_token_hash_hex(hash, hash_hex);
     const char *actor_type, *actor_id;
     tm_actor(req, &actor_type, &actor_id);
@@ -130,58 +133,41 @@ static sp_handler_result_t create_key(sp_request_t *req, void *ud)
              "decode($4, 'hex'), ARRAY(SELECT jsonb_array_elements_text($5::jsonb)), $6, "
              "$7::timestamptz) RETURNING tenant.api_key_json(api_keys)::text",
              7, p, &res)) != 0)
-        goto db_fail;
+        goto fail_db;
     const char *after = PQgetvalue(res, 0, 0);
     if ((rc = tm_audit(tx, req, "api_key.created", "api_key", id, NULL, after)) != 0)
-        goto db_fail;
+        goto fail_db;
     /* The key joins the reply only, never the audit log. */
     const char *pj[] = {after, key};
     if ((rc = sp_db_tx_query_arena(tx, arena,
                                    "SELECT ($1::jsonb || jsonb_build_object('key', $2::text))"
                                    "::text",
                                    2, pj, &res)) != 0)
-        goto db_fail;
+        goto fail_db;
     const char *out = PQgetvalue(res, 0, 0);
     if ((rc = sp_db_tx_commit(&tx)) != 0)
-        goto db_fail;
+        goto fail_db;
     tm_reply_json(req, 201, out);
     return SP_HANDLER_DONE;
-db_fail:
+fail_db:
     tm_reply_db_error(req, rc);
-out:
+fail_tx:
     sp_db_tx_rollback(&tx);
     return SP_HANDLER_DONE;
 }
 
+static const char *const key_statuses[] = {"active", "revoked", "expired", NULL};
+
 static sp_handler_result_t list_keys(sp_request_t *req, void *ud)
 {
-    tm_t *tm = ud;
-    int page, per_page;
-    if (tm_page_params(req, &page, &per_page) != 0)
-        return SP_HANDLER_DONE;
-    sp_arena_t *arena = sp_request_arena(req);
-    const char *status = sp_request_query(req, "status");
-    if (status && *status &&
-        !tm_is_one_of(status, (const char *const[]){"active", "revoked", "expired", NULL})) {
-        sp_response_error(sp_request_response(req), 400, "invalid_status",
-                          "status must be active, revoked or expired");
-        return SP_HANDLER_DONE;
-    }
-    const char *p[] = {status && *status ? status : NULL, sp_arena_printf(arena, "%d", per_page),
-                       sp_arena_printf(arena, "%d", (page - 1) * per_page)};
-    sp_db_tx_t *tx = NULL;
-    if (tm_tx_begin(tm, req, &tx) != 0)
-        return SP_HANDLER_DONE;
-    tm_reply_row_json(
-        req, tx, 200, "api_key_not_found",
-        "WITH f AS (SELECT tenant.api_key_json(k) j, k.created_at, k.id FROM tenant.api_keys k), "
-        "g AS (SELECT * FROM f WHERE $1::text IS NULL OR j->>'status' = $1) "
-        "SELECT jsonb_build_object('items', coalesce((SELECT jsonb_agg(p.j ORDER BY p.created_at "
-        "DESC, p.id) FROM (SELECT * FROM g ORDER BY created_at DESC, id LIMIT $2::int OFFSET "
-        "$3::int) p), '[]'::jsonb), 'total', (SELECT count(*) FROM g), 'page', $3::int / $2::int "
-        "+ 1, 'per_page', $2::int)",
-        3, p);
-    sp_db_tx_rollback(&tx);
+    static const tm_list_t list = {
+        .table = "tenant.api_keys", .json_fn = "tenant.api_key_json", .newest_first = 1};
+    /* The status is derived (active, revoked or expired). */
+    static const tm_list_filter_t filters[] = {
+        TM_LIST_STATUS("tenant.api_key_json(x)->>'status' = $", key_statuses,
+                       "status must be active, revoked or expired"),
+    };
+    tm_list_reply_page(ud, req, &list, filters, sizeof(filters) / sizeof(*filters));
     return SP_HANDLER_DONE;
 }
 
@@ -189,7 +175,7 @@ static sp_handler_result_t get_key(sp_request_t *req, void *ud)
 {
     tm_t *tm = ud;
     const char *id = sp_request_param(req, "id");
-    if (!tm_is_uuid(id)) {
+    if (!sp_uuid_valid(id)) {
         reply_key_not_found(req);
         return SP_HANDLER_DONE;
     }
@@ -205,49 +191,16 @@ static sp_handler_result_t get_key(sp_request_t *req, void *ud)
 
 static sp_handler_result_t revoke_key(sp_request_t *req, void *ud)
 {
-    tm_t *tm = ud;
-    const char *id = sp_request_param(req, "id");
-    if (!tm_is_uuid(id)) {
-        reply_key_not_found(req);
-        return SP_HANDLER_DONE;
-    }
-    sp_db_tx_t *tx = NULL;
-    PGresult *res = NULL;
-    if (tm_tx_begin(tm, req, &tx) != 0)
-        return SP_HANDLER_DONE;
-    const char *p[] = {id};
-    int rc = sp_db_tx_query_arena(tx, sp_request_arena(req),
-                                  "SELECT tenant.api_key_json(k)::text, k.revoked_at IS NOT NULL, "
-                                  "encode(k.secret_hash, 'hex') FROM tenant.api_keys k "
-                                  "WHERE k.id = $1 FOR UPDATE",
-                                  1, p, &res);
-    if (rc != 0)
-        goto db_fail;
-    if (PQntuples(res) == 0) {
-        reply_key_not_found(req);
-        goto out;
-    }
-    if (strcmp(PQgetvalue(res, 0, 1), "t") == 0) { /* idempotent */
-        tm_reply_json(req, 200, PQgetvalue(res, 0, 0));
-        goto out;
-    }
-    const char *before = PQgetvalue(res, 0, 0), *hash_hex = PQgetvalue(res, 0, 2);
-    if ((rc = sp_db_tx_query_arena(tx, sp_request_arena(req),
-                                   "UPDATE tenant.api_keys SET revoked_at = now() WHERE id = $1 "
-                                   "RETURNING tenant.api_key_json(api_keys)::text",
-                                   1, p, &res)) != 0)
-        goto db_fail;
-    const char *after = PQgetvalue(res, 0, 0);
-    if ((rc = tm_audit(tx, req, "api_key.revoked", "api_key", id, before, after)) != 0 ||
-        (rc = sp_db_tx_commit(&tx)) != 0)
-        goto db_fail;
-    tm_cache_del_api_key(tm, hash_hex);
-    tm_reply_json(req, 200, after);
-    return SP_HANDLER_DONE;
-db_fail:
-    tm_reply_db_error(req, rc);
-out:
-    sp_db_tx_rollback(&tx);
+    static const tm_revoke_t key = {.table = "tenant.api_keys",
+                                    .json_fn = "tenant.api_key_json",
+                                    .resource_type = "api_key",
+                                    .action = "api_key.revoked",
+                                    .not_found_code = "api_key_not_found",
+                                    .not_found_message = "no such API key",
+                                    .extra = "encode(x.secret_hash, 'hex')"};
+    const char *hash_hex = NULL;
+    if (tm_change_revoke(ud, req, &key, &hash_hex) == 0)
+        tm_cache_del_api_key(ud, hash_hex);
     return SP_HANDLER_DONE;
 }
 
@@ -282,7 +235,7 @@ static int resolve(tm_t *tm, sp_arena_t *arena, const char *key, resolve_reply_t
             "WHERE k.prefix = $1",
             1, pp, &res);
     if (rc != 0)
-        goto fail;
+        goto fail_tx;
     if (PQntuples(res) != 1 || !tm_token_hash_eq(hash, PQgetvalue(res, 0, 2)) ||
         strcmp(PQgetvalue(res, 0, 8), "deleted") == 0)
         goto done;
@@ -309,7 +262,7 @@ static int resolve(tm_t *tm, sp_arena_t *arena, const char *key, resolve_reply_t
     reply->scopes = sp_arena_alloc(arena, count * sizeof(*reply->scopes));
     if (!reply->scopes) {
         rc = SP_ENOMEM;
-        goto fail;
+        goto fail_tx;
     }
     for (char *save = NULL, *tok = strtok_r(scopes, "\n", &save); tok;
          tok = strtok_r(NULL, "\n", &save))
@@ -331,7 +284,7 @@ done:
     /* A failed last-used update aborts the transaction, so the commit
      * reports it; the key was still resolved. */
     return rc == SP_EDB ? SP_OK : rc;
-fail:
+fail_tx:
     sp_db_tx_rollback(&tx);
     return rc;
 }
@@ -351,20 +304,17 @@ int tm_rpc_resolve_api_key(sp_rpc_call_t *call, const uint8_t *in, size_t in_len
     return sp_rpc_pack(arena, &reply.base, out, out_len);
 }
 
-int tm_api_keys_routes(tm_t *tm, sp_router_t *r)
-{
-    int rc = 0;
-    rc |= sp_router_add(r, "GET", "/v1/api-keys", "api_keys:read", list_keys, tm);
-    rc |= sp_router_add(r, "POST", "/v1/api-keys", "api_keys:write", create_key, tm);
-    rc |= sp_router_add(r, "GET", "/v1/api-keys/{id}", "api_keys:read", get_key, tm);
-    rc |= sp_router_add(r, "DELETE", "/v1/api-keys/{id}", "api_keys:write", revoke_key, tm);
-    return rc ? SP_EINVAL : SP_OK;
-}
+static const sp_route_def_t routes[] = {
+    {"GET", "/v1/api-keys", "api_keys:read", list_keys},
+    {"POST", "/v1/api-keys", "api_keys:write", create_key},
+    {"GET", "/v1/api-keys/{id}", "api_keys:read", get_key},
+    {"DELETE", "/v1/api-keys/{id}", "api_keys:write", revoke_key},
+};
 
-int tm_api_keys_register(tm_t *tm, sp_router_t *router)
+int tm_api_keys_register(sp_router_t *router, tm_t *tm)
 {
-    int rc = tm_api_keys_routes(tm, router);
-    if (rc == 0)
+    int rc = sp_router_add_all(router, routes, sizeof(routes) / sizeof(*routes), tm);
+    if (rc == 0 && tm->svc)
         rc = sp_service_add_method(tm->svc, "tenant-manager.ResolveApiKey", tm_rpc_resolve_api_key,
                                    tm);
     return rc;

@@ -28,9 +28,11 @@
 
 #include "tm.h"
 
-int tm_api_keys_routes(tm_t *tm, sp_router_t *router);
-int tm_api_keys_register(tm_t *tm, sp_router_t *router);
+/* Adds the routes above to router and, when tm->svc is set (not in tests),
+ * the typed method ResolveApiKey. Returns 0 or the first SP_E* code. */
+int tm_api_keys_register(sp_router_t *router, tm_t *tm);
 
+/* tenant-manager.ResolveApiKey (an sp_rpc_method_fn; ud is the tm_t). */
 int tm_rpc_resolve_api_key(sp_rpc_call_t *call, const uint8_t *in, size_t in_len, sp_arena_t *arena,
                            uint8_t **out, size_t *out_len, void *ud);
 

@@ -16,6 +16,7 @@
 
 #include "tm.h"
 
-int tm_audit_routes(tm_t *tm, sp_router_t *router);
+/* Adds the route above to router. Returns 0 or the SP_E* code. */
+int tm_audit_register(sp_router_t *router, tm_t *tm);
 
 #endif

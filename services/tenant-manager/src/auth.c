@@ -7,6 +7,7 @@
 
 #include "platform/error.h"
 #include "platform/log.h"
+#include "platform/text.h"
 
 #include <string.h>
 
@@ -171,7 +172,7 @@ static int get_principal(tm_t *tm, sp_arena_t *arena,
 {
     p->status = SERPHONA__TENANT__V1__PRINCIPAL_STATUS__PRINCIPAL_NOT_FOUND;
     const char *tenant_id = rq->tenant_id && *rq->tenant_id ? rq->tenant_id : NULL;
-    if (!tm_is_uuid(rq->user_id) || (tenant_id && !tm_is_uuid(tenant_id)))
+    if (!sp_uuid_valid(rq->user_id) || (tenant_id && !sp_uuid_valid(tenant_id)))
         return SP_OK;
     sp_db_tx_t *tx = NULL;
     PGresult *res = NULL;

@@ -11,8 +11,8 @@
 #include "api_keys.h"
 #include "audit.h"
 #include "auth.h"
-#include "taxonomy.h"
 #include "operators.h"
+#include "taxonomy.h"
 #include "tenants.h"
 #include "users.h"
 
@@ -25,9 +25,9 @@ int main(int argc, char **argv)
     tm_init(&tm, svc, sp_service_config(svc));
     sp_router_t *router = sp_service_router(svc);
     if (sp_service_use_postgres(svc, TM_SCHEMA) != 0 || sp_service_use_redis(svc) != 0 ||
-        tm_auth_register(&tm) != 0 || tm_tenants_register(&tm, router) != 0 ||
-        tm_users_routes(&tm, router) != 0 || tm_api_keys_register(&tm, router) != 0 ||
-        tm_audit_routes(&tm, router) != 0 || tm_taxonomy_register(&tm, router) != 0 ||
+        tm_auth_register(&tm) != 0 || tm_tenants_register(router, &tm) != 0 ||
+        tm_users_register(router, &tm) != 0 || tm_api_keys_register(router, &tm) != 0 ||
+        tm_audit_register(router, &tm) != 0 || tm_taxonomy_register(router, &tm) != 0 ||
         sp_service_serve_rpc(svc) != 0)
         return sp_service_fail(svc);
     if (tm_operators_cli_wanted(argc, argv))

@@ -4,7 +4,7 @@
 #include "operators.h"
 
 #include "passwords.h"
-#include "tenants.h"
+#include "tenant_purge.h"
 
 #include "platform/crypto.h"
 #include "platform/error.h"
@@ -30,18 +30,18 @@ int tm_operator_upsert(tm_t *tm, const char *email_in, const char *password, int
     char hash[TM_PASSWORD_HASH_MAX], id[SP_UUID_STR_LEN];
     if (!email) {
         *why = "the operator email is not a valid address";
-        goto out;
+        goto done;
     }
     if (tm_password_policy(password, email, why) != NULL)
-        goto out;
+        goto done;
     if ((rc = tm_password_hash(password, tm->pbkdf2_iterations, hash)) != 0 ||
         (rc = sp_uuid_v4(id)) != 0)
-        goto out;
+        goto done;
 
     sp_db_tx_t *tx = NULL;
     PGresult *res = NULL;
     if ((rc = sp_db_tx_begin(tm_db(tm), NULL, &tx)) != 0)
-        goto out;
+        goto done;
     const char *p[] = {id, email, hash};
     /* NOT EXISTS + ON CONFLICT: two replicas bootstrapping at once insert
      * one row between them. */
@@ -67,7 +67,7 @@ int tm_operator_upsert(tm_t *tm, const char *email_in, const char *password, int
             snprintf(id_out, SP_UUID_STR_LEN, "%s", PQgetvalue(res, 0, 0));
     }
     rc = rc == 0 ? sp_db_tx_commit(&tx) : (sp_db_tx_rollback(&tx), rc);
-out:
+done:
     memset(hash, 0, sizeof(hash));
     sp_arena_destroy(&arena);
     return rc;
@@ -147,20 +147,20 @@ int tm_operators_cli(tm_t *tm, sp_service_t *svc)
     if (!email || !*email) {
         if (read_line(email_buf, sizeof(email_buf)) != 0) {
             fprintf(stderr, "--create-operator: expected the email on stdin\n");
-            goto out;
+            goto done;
         }
         email = email_buf;
     }
     if (!password || !*password) {
         if (read_line(pw_buf, sizeof(pw_buf)) != 0) {
             fprintf(stderr, "--create-operator: expected the password on stdin\n");
-            goto out;
+            goto done;
         }
         password = pw_buf;
     }
     if (sp_config_check(cfg) != 0 || open_db(tm, cfg) != 0) {
         fprintf(stderr, "--create-operator: cannot reach the database (see the log)\n");
-        goto out;
+        goto done;
     }
     char id[SP_UUID_STR_LEN];
     int created = 0;
@@ -174,7 +174,7 @@ int tm_operators_cli(tm_t *tm, sp_service_t *svc)
         printf("operator %s %s\n", id, created ? "created" : "password reset");
         code = 0;
     }
-out:
+done:
     memset(pw_buf, 0, sizeof(pw_buf));
     sp_db_pool_destroy(&tm->db);
     sp_service_destroy(&svc);

@@ -36,7 +36,7 @@ int tm_operators_cli(tm_t *tm, sp_service_t *svc);
 /* Start-up work that needs the database before the service serves: migrate
  * (when SERPHONA_PG_MIGRATE_URL is set), create the configured first
  * operator, and start the maintenance thread that purges deleted tenants
- * (tenants.h). Skipped under --help and --migrate-only. Returns 0, or an SP_E* code after
+ * (tenant_purge.h). Skipped under --help and --migrate-only. Returns 0, or an SP_E* code after
  * logging why (the service must not start). */
 int tm_startup(tm_t *tm, int argc, char **argv);
 

@@ -10,6 +10,7 @@
 #include "nlp/taxonomy.h"
 #include "platform/error.h"
 #include "platform/log.h"
+#include "platform/text.h"
 
 #include "tenant.pb-c.h"
 
@@ -94,7 +95,7 @@ static void cache_del(tm_t *tm, const char *tenant_id)
 static const char *own_tenant(sp_request_t *req)
 {
     const sp_auth_t *auth = sp_request_auth(req);
-    if (auth && auth->tenant_id && tm_is_uuid(auth->tenant_id))
+    if (auth && auth->tenant_id && sp_uuid_valid(auth->tenant_id))
         return auth->tenant_id;
     sp_response_error(sp_request_response(req), 404, "tenant_not_found", "no such tenant");
     return NULL;
@@ -233,7 +234,7 @@ int tm_rpc_get_taxonomy(sp_rpc_call_t *call, const uint8_t *in, size_t in_len, s
         arena, &serphona__tenant__v1__get_taxonomy_request__descriptor, in, in_len);
     if (!rq)
         return SP_EPROTO;
-    if (!tm_is_uuid(rq->tenant_id)) {
+    if (!sp_uuid_valid(rq->tenant_id)) {
         call->error_message = "no such tenant";
         return SP_ENOTFOUND;
     }
@@ -266,21 +267,16 @@ int tm_rpc_get_taxonomy(sp_rpc_call_t *call, const uint8_t *in, size_t in_len, s
 
 /* ---- registration ------------------------------------------------------------------ */
 
-int tm_taxonomy_routes(tm_t *tm, sp_router_t *r)
-{
-    int rc = 0;
-    rc |= sp_router_add(r, "GET", "/v1/tenants/current/taxonomy", "tenant:read", get_taxonomy, tm);
-    rc |=
-        sp_router_add(r, "PUT", "/v1/tenants/current/taxonomy", "taxonomy:write", put_taxonomy, tm);
-    rc |= sp_router_add(r, "DELETE", "/v1/tenants/current/taxonomy", "taxonomy:write",
-                        delete_taxonomy, tm);
-    return rc ? SP_EINVAL : SP_OK;
-}
+static const sp_route_def_t routes[] = {
+    {"GET", "/v1/tenants/current/taxonomy", "tenant:read", get_taxonomy},
+    {"PUT", "/v1/tenants/current/taxonomy", "taxonomy:write", put_taxonomy},
+    {"DELETE", "/v1/tenants/current/taxonomy", "taxonomy:write", delete_taxonomy},
+};
 
-int tm_taxonomy_register(tm_t *tm, sp_router_t *router)
+int tm_taxonomy_register(sp_router_t *router, tm_t *tm)
 {
-    int rc = tm_taxonomy_routes(tm, router);
-    if (rc == 0)
+    int rc = sp_router_add_all(router, routes, sizeof(routes) / sizeof(*routes), tm);
+    if (rc == 0 && tm->svc)
         rc = sp_service_add_method(tm->svc, "tenant-manager.GetTaxonomy", tm_rpc_get_taxonomy, tm);
     return rc;
 }

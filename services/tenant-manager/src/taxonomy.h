@@ -31,11 +31,9 @@
 
 #include "tm.h"
 
-/* Adds the three routes to router. Returns 0 or SP_EINVAL. */
-int tm_taxonomy_routes(tm_t *tm, sp_router_t *router);
-
-/* The routes, and the typed method on tm->svc. Returns 0 or an SP_E* code. */
-int tm_taxonomy_register(tm_t *tm, sp_router_t *router);
+/* Adds the three routes to router and, when tm->svc is set (not in tests),
+ * the typed method. Returns 0 or the first SP_E* code. */
+int tm_taxonomy_register(sp_router_t *router, tm_t *tm);
 
 /* tenant-manager.GetTaxonomy (an sp_rpc_method_fn; ud is the tm_t). */
 int tm_rpc_get_taxonomy(sp_rpc_call_t *call, const uint8_t *in, size_t in_len, sp_arena_t *arena,

@@ -1,7 +1,8 @@
 /*
  * tenants.h — tenants, their settings, plans and limits: the operators'
- * routes, the tenant's own view, the typed RPCs other services read them
- * with, and the purge of deleted tenants.
+ * routes and the tenant's own view. The typed RPCs other services read
+ * tenants with are in tenant_rpc.h, the purge of deleted tenants in
+ * tenant_purge.h, the checks of settings in tenant_settings.h.
  *
  * Routes (permission in brackets; platform:admin = platform operators):
  *   GET    /v1/tenants                      list/search  [platform:admin]
@@ -18,38 +19,19 @@
  *   PATCH  /v1/tenants/current              own settings [tenant:write]
  *   GET    /v1/tenants/current/limits       own limits   [plan:read]
  *
- * Typed RPCs: tenant-manager.GetTenantState, .GetLimits (SP_ENOTFOUND, i.e.
- * envelope NOT_FOUND, for an unknown or deleted tenant), .ListAllowedOrigins.
+ * Changes are audited in the tenant's own log and drop the tenant's caches
+ * (sp:tenant, sp:limits, sp:origins); a status change also drops the
+ * cached principals and API key resolutions of the tenant.
  */
 #ifndef TM_TENANTS_H
 #define TM_TENANTS_H
 
-#include "platform/rpc.h"
-
+#include "tenant_purge.h"
+#include "tenant_rpc.h"
 #include "tm.h"
 
-/* Registers the routes above on tm->svc's router and the typed RPCs. */
-int tm_tenants_register(tm_t *tm, sp_router_t *router);
-
-/* Routes only (tests build their own router). */
-int tm_tenants_routes(tm_t *tm, sp_router_t *router);
-
-int tm_rpc_get_tenant_state(sp_rpc_call_t *call, const uint8_t *in, size_t in_len,
-                            sp_arena_t *arena, uint8_t **out, size_t *out_len, void *ud);
-int tm_rpc_get_limits(sp_rpc_call_t *call, const uint8_t *in, size_t in_len, sp_arena_t *arena,
-                      uint8_t **out, size_t *out_len, void *ud);
-int tm_rpc_list_allowed_origins(sp_rpc_call_t *call, const uint8_t *in, size_t in_len,
-                                sp_arena_t *arena, uint8_t **out, size_t *out_len, void *ud);
-
-/* Purges every tenant deleted at least after_days ago, with all its rows,
- * one tenant per transaction (scoped to that tenant, so row-level security
- * applies to the purge too). *purged counts them. Returns 0 or the first
- * database error. */
-int tm_tenants_purge(sp_db_pool_t *db, int after_days, int *purged);
-
-/* DELetes the cached principal of every user and the cached resolution of
- * every API key of tenant_id (a suspension, reactivation or deletion changes
- * them all). Best effort. */
-void tm_tenants_forget_principals(tm_t *tm, const char *tenant_id);
+/* Adds the routes above to router and, when tm->svc is set (not in tests),
+ * the typed RPCs of tenant_rpc.h. Returns 0 or the first SP_E* code. */
+int tm_tenants_register(sp_router_t *router, tm_t *tm);
 
 #endif

@@ -193,21 +193,6 @@ void tm_cache_del_api_key(tm_t *tm, const char *hash_hex)
 
 /* ---- validation -------------------------------------------------------------- */
 
-int tm_is_uuid(const char *s)
-{
-    if (!s || strlen(s) != 36)
-        return 0;
-    for (int i = 0; i < 36; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-')
-                return 0;
-        } else if (!isxdigit((unsigned char)s[i])) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 int tm_is_slug(const char *s)
 {
     size_t n = s ? strlen(s) : 0;
@@ -272,29 +257,22 @@ int tm_json_str(const cJSON *obj, const char *name, size_t maxlen, const char **
     return 1;
 }
 
-/* A base-10 integer query parameter in [min, max]; def when absent. */
-static int query_int(sp_request_t *req, const char *name, int def, int min, int max, int *out)
+int tm_read_display_name(sp_request_t *req, const cJSON *body, const char *field, const char **out)
 {
-    const char *v = sp_request_query(req, name);
-    if (!v || !*v) {
-        *out = def;
+    if (tm_json_str(body, field, 200, out) >= 0)
         return SP_OK;
-    }
-    char *end = NULL;
-    long n = strtol(v, &end, 10);
-    if (*end || n < min || n > max)
-        return SP_EINVAL;
-    *out = (int)n;
-    return SP_OK;
+    sp_response_error(sp_request_response(req), 400, "invalid_display_name",
+                      "%s must be a string of at most 200 bytes", field);
+    return SP_EINVAL;
 }
 
-int tm_page_params(sp_request_t *req, int *page, int *per_page)
+int tm_read_email(sp_request_t *req, const cJSON *body, const char **out)
 {
-    if (query_int(req, "page", 1, 1, 1000000, page) != 0 ||
-        query_int(req, "per_page", 50, 1, 200, per_page) != 0) {
-        sp_response_error(sp_request_response(req), 400, "invalid_pagination",
-                          "page must be >= 1 and per_page between 1 and 200");
-        return SP_EINVAL;
-    }
-    return SP_OK;
+    const char *email = NULL;
+    if (tm_json_str(body, "email", 320, &email) == 1 &&
+        (*out = tm_email_normalize(sp_request_arena(req), email)) != NULL)
+        return SP_OK;
+    sp_response_error(sp_request_response(req), 400, "invalid_email",
+                      "email is not a valid address");
+    return SP_EINVAL;
 }

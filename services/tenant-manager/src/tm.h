@@ -21,6 +21,7 @@
 #include "platform/redis.h"
 #include "platform/request.h"
 #include "platform/service.h"
+#include "platform/text.h"
 
 /* The PostgreSQL schema of tenant-manager; SQL names it explicitly. */
 #define TM_SCHEMA "tenant"
@@ -101,8 +102,12 @@ void tm_cache_del_api_key(tm_t *tm, const char *hash_hex);
 
 /* ---- validation ---------------------------------------------------------- */
 
-/* 1 when s is a canonical UUID (8-4-4-4-12 hex, any case), else 0. */
-int tm_is_uuid(const char *s);
+/* Kept for the unit tests only; service code calls sp_uuid_valid
+ * (platform/text.h). */
+static inline int tm_is_uuid(const char *s)
+{
+    return sp_uuid_valid(s);
+}
 
 /* 1 for a valid tenant slug: 3..40 of [a-z0-9-], starting and ending with a
  * letter or digit, no "--". */
@@ -118,9 +123,15 @@ char *tm_email_normalize(sp_arena_t *arena, const char *email);
  * of another type or too long (the caller answers 400). */
 int tm_json_str(const cJSON *obj, const char *name, size_t maxlen, const char **out);
 
-/* page (>= 1, default 1) and per_page (1..200, default 50) from the query.
- * Returns 0, or SP_EINVAL after replying 400 "invalid_pagination". */
-int tm_page_params(sp_request_t *req, int *page, int *per_page);
+/* Reads the optional member field of body, a display name of at most 200
+ * bytes, into *out (left alone when absent). Returns 0, or SP_EINVAL after
+ * replying 400 "invalid_display_name". */
+int tm_read_display_name(sp_request_t *req, const cJSON *body, const char *field, const char **out);
+
+/* Reads the required member "email" of body, normalized by
+ * tm_email_normalize, into *out. Returns 0, or SP_EINVAL after replying 400
+ * "invalid_email". */
+int tm_read_email(sp_request_t *req, const cJSON *body, const char **out);
 
 /* 1 when s is one of choices (a NULL-terminated list), else 0. */
 int tm_is_one_of(const char *s, const char *const *choices);

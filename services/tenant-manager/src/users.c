@@ -3,12 +3,15 @@
  */
 #include "users.h"
 
+#include "change.h"
+#include "listing.h"
 #include "passwords.h"
 #include "tokens.h"
 
 #include "platform/crypto.h"
 #include "platform/error.h"
 #include "platform/permissions.h"
+#include "platform/text.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -75,7 +78,7 @@ int tm_invite_create(tm_t *tm, sp_request_t *req, sp_db_tx_t *tx, const char *te
     const char *pe[] = {email};
     if ((rc = sp_db_tx_query_arena(tx, arena, "SELECT 1 FROM tenant.users WHERE email = $1", 1, pe,
                                    &res)) != 0)
-        goto db_fail;
+        goto fail_db;
     if (PQntuples(res) > 0) {
         sp_response_error(resp, 409, "user_exists", "a user with this email exists");
         return SP_EEXISTS;
@@ -91,18 +94,18 @@ int tm_invite_create(tm_t *tm, sp_request_t *req, sp_db_tx_t *tx, const char *te
                                    "NULL RETURNING i.*) "
                                    "SELECT id, tenant.invite_json(r.*)::text FROM r",
                                    1, pe, &res)) != 0)
-        goto db_fail;
+        goto fail_db;
     for (int i = 0; i < PQntuples(res); i++)
         if ((rc = tm_audit(tx, req, "invite.revoked", "invite", PQgetvalue(res, i, 0), NULL,
                            PQgetvalue(res, i, 1))) != 0)
-            goto db_fail;
+            goto fail_db;
 
     char *token = NULL, lookup[TM_LOOKUP_LEN + 1], hash_hex[2 * SP_SHA256_LEN + 1];
     uint8_t hash[SP_SHA256_LEN];
     char id[SP_UUID_STR_LEN];
     if ((rc = tm_token_new(arena, INVITE_KIND, &token, lookup, hash)) != 0 ||
         (rc = sp_uuid_v4(id)) != 0)
-        goto db_fail;
+        goto fail_db;
     tm_token_hash_hex(hash, hash_hex);
     const char *actor_type, *actor_id;
     tm_actor(req, &actor_type, &actor_id);
@@ -120,66 +123,42 @@ int tm_invite_create(tm_t *tm, sp_request_t *req, sp_db_tx_t *tx, const char *te
              "$4, $5, decode($6, 'hex'), $7, now() + make_interval(hours => $8::int)) "
              "RETURNING tenant.invite_json(invites)::text",
              8, p, &res)) != 0)
-        goto db_fail;
+        goto fail_db;
     const char *after = PQgetvalue(res, 0, 0);
     if ((rc = tm_audit(tx, req, "user.invited", "invite", id, NULL, after)) != 0)
-        goto db_fail;
+        goto fail_db;
     /* The token joins the reply only, never the audit log. */
     const char *pj[] = {after, token};
     if ((rc = sp_db_tx_query_arena(tx, arena,
                                    "SELECT ($1::jsonb || jsonb_build_object('token', $2::text))"
                                    "::text",
                                    2, pj, &res)) != 0)
-        goto db_fail;
+        goto fail_db;
     *json_out = PQgetvalue(res, 0, 0);
     return SP_OK;
-db_fail:
+fail_db:
     tm_reply_db_error(req, rc);
     return rc ? rc : SP_EINTERNAL;
 }
 
 /* ---- reads ---------------------------------------------------------------------- */
 
+static const char *const user_statuses[] = {"active", "disabled", NULL};
+
 static sp_handler_result_t list_users(sp_request_t *req, void *ud)
 {
-    tm_t *tm = ud;
-    int page, per_page;
-    if (tm_page_params(req, &page, &per_page) != 0)
-        return SP_HANDLER_DONE;
-    sp_arena_t *arena = sp_request_arena(req);
-    const char *role = sp_request_query(req, "role");
-    const char *status = sp_request_query(req, "status");
-    const char *q = sp_request_query(req, "q");
-    if (role && *role && !sp_permissions_is_tenant_role(role)) {
-        sp_response_error(sp_request_response(req), 400, "invalid_role",
-                          "role must be owner, admin, analyst, agent_manager or viewer");
-        return SP_HANDLER_DONE;
-    }
-    if (status && *status &&
-        !tm_is_one_of(status, (const char *const[]){"active", "disabled", NULL})) {
-        sp_response_error(sp_request_response(req), 400, "invalid_status",
-                          "status must be active or disabled");
-        return SP_HANDLER_DONE;
-    }
-    const char *p[] = {q && *q ? q : NULL, role && *role ? role : NULL,
-                       status && *status ? status : NULL, sp_arena_printf(arena, "%d", per_page),
-                       sp_arena_printf(arena, "%d", (page - 1) * per_page)};
-    sp_db_tx_t *tx = NULL;
-    if (tm_tx_begin(tm, req, &tx) != 0)
-        return SP_HANDLER_DONE;
-    tm_reply_row_json(
-        req, tx, 200, "user_not_found",
-        "WITH f AS (SELECT u FROM tenant.users u WHERE ($1::text IS NULL OR u.email ILIKE '%' || "
-        "replace(replace(replace($1, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%' OR "
-        "u.display_name ILIKE '%' || replace(replace(replace($1, '\\', '\\\\'), '%', '\\%'), "
-        "'_', '\\_') || '%') AND ($2::text IS NULL OR u.role = $2) AND ($3::text IS NULL OR "
-        "u.status = $3)) "
-        "SELECT jsonb_build_object('items', coalesce((SELECT jsonb_agg(tenant.user_json(p.u) "
-        "ORDER BY (p.u).created_at, (p.u).id) FROM (SELECT u FROM f ORDER BY (u).created_at, "
-        "(u).id LIMIT $4::int OFFSET $5::int) p), '[]'::jsonb), 'total', (SELECT count(*) FROM "
-        "f), 'page', $5::int / $4::int + 1, 'per_page', $4::int)",
-        5, p);
-    sp_db_tx_rollback(&tx);
+    static const tm_list_t list = {.table = "tenant.users", .json_fn = "tenant.user_json"};
+    static const tm_list_filter_t filters[] = {
+        {.param = "q",
+         .cond = TM_LIST_CONTAINS("x.email") " OR " TM_LIST_CONTAINS("x.display_name")},
+        {.param = "role",
+         .cond = "x.role = $",
+         .valid = sp_permissions_is_tenant_role,
+         .code = "invalid_role",
+         .message = "role must be owner, admin, analyst, agent_manager or viewer"},
+        TM_LIST_STATUS("x.status = $", user_statuses, "status must be active or disabled"),
+    };
+    tm_list_reply_page(ud, req, &list, filters, sizeof(filters) / sizeof(*filters));
     return SP_HANDLER_DONE;
 }
 
@@ -189,7 +168,7 @@ static sp_handler_result_t get_user(sp_request_t *req, void *ud)
     const char *id = sp_request_param(req, "id");
     if (!id)
         id = sp_request_auth(req)->subject; /* /v1/users/me */
-    if (!tm_is_uuid(id)) {
+    if (!sp_uuid_valid(id)) {
         reply_user_not_found(req);
         return SP_HANDLER_DONE;
     }
@@ -203,36 +182,18 @@ static sp_handler_result_t get_user(sp_request_t *req, void *ud)
     return SP_HANDLER_DONE;
 }
 
+static const char *const invite_statuses[] = {"pending", "accepted", "revoked", "expired", NULL};
+
 static sp_handler_result_t list_invites(sp_request_t *req, void *ud)
 {
-    tm_t *tm = ud;
-    int page, per_page;
-    if (tm_page_params(req, &page, &per_page) != 0)
-        return SP_HANDLER_DONE;
-    sp_arena_t *arena = sp_request_arena(req);
-    const char *status = sp_request_query(req, "status");
-    if (status && *status &&
-        !tm_is_one_of(status,
-                      (const char *const[]){"pending", "accepted", "revoked", "expired", NULL})) {
-        sp_response_error(sp_request_response(req), 400, "invalid_status",
-                          "status must be pending, accepted, revoked or expired");
-        return SP_HANDLER_DONE;
-    }
-    const char *p[] = {status && *status ? status : NULL, sp_arena_printf(arena, "%d", per_page),
-                       sp_arena_printf(arena, "%d", (page - 1) * per_page)};
-    sp_db_tx_t *tx = NULL;
-    if (tm_tx_begin(tm, req, &tx) != 0)
-        return SP_HANDLER_DONE;
-    tm_reply_row_json(
-        req, tx, 200, "invite_not_found",
-        "WITH f AS (SELECT tenant.invite_json(i) j, i.created_at, i.id FROM tenant.invites i), "
-        "g AS (SELECT * FROM f WHERE $1::text IS NULL OR j->>'status' = $1) "
-        "SELECT jsonb_build_object('items', coalesce((SELECT jsonb_agg(p.j ORDER BY p.created_at "
-        "DESC, p.id) FROM (SELECT * FROM g ORDER BY created_at DESC, id LIMIT $2::int OFFSET "
-        "$3::int) p), '[]'::jsonb), 'total', (SELECT count(*) FROM g), 'page', $3::int / $2::int "
-        "+ 1, 'per_page', $2::int)",
-        3, p);
-    sp_db_tx_rollback(&tx);
+    static const tm_list_t list = {
+        .table = "tenant.invites", .json_fn = "tenant.invite_json", .newest_first = 1};
+    /* The status is derived (pending, accepted, revoked or expired). */
+    static const tm_list_filter_t filters[] = {
+        TM_LIST_STATUS("tenant.invite_json(x)->>'status' = $", invite_statuses,
+                       "status must be pending, accepted, revoked or expired"),
+    };
+    tm_list_reply_page(ud, req, &list, filters, sizeof(filters) / sizeof(*filters));
     return SP_HANDLER_DONE;
 }
 
@@ -247,21 +208,15 @@ static sp_handler_result_t create_invite(sp_request_t *req, void *ud)
     const char *email = NULL, *role = NULL, *name = "";
     if (sp_request_json(req, &body) != 0)
         return SP_HANDLER_DONE;
-    if (tm_json_str(body, "email", 320, &email) != 1 ||
-        !(email = tm_email_normalize(sp_request_arena(req), email))) {
-        sp_response_error(resp, 400, "invalid_email", "email is not a valid address");
+    if (tm_read_email(req, body, &email) != 0)
         return SP_HANDLER_DONE;
-    }
     if (tm_json_str(body, "role", 32, &role) != 1 || !sp_permissions_is_tenant_role(role)) {
         sp_response_error(resp, 400, "invalid_role",
                           "role must be owner, admin, analyst, agent_manager or viewer");
         return SP_HANDLER_DONE;
     }
-    if (tm_json_str(body, "display_name", 200, &name) < 0) {
-        sp_response_error(resp, 400, "invalid_display_name",
-                          "display_name must be a string of at most 200 bytes");
+    if (tm_read_display_name(req, body, "display_name", &name) != 0)
         return SP_HANDLER_DONE;
-    }
     if (strcmp(role, "owner") == 0 && !sp_request_has_role(req, "owner")) {
         sp_response_error(resp, 403, "owner_required", "only an owner may invite an owner");
         return SP_HANDLER_DONE;
@@ -285,53 +240,16 @@ static sp_handler_result_t create_invite(sp_request_t *req, void *ud)
 
 static sp_handler_result_t revoke_invite(sp_request_t *req, void *ud)
 {
-    tm_t *tm = ud;
-    const char *id = sp_request_param(req, "id");
-    sp_response_t *resp = sp_request_response(req);
-    if (!tm_is_uuid(id)) {
-        sp_response_error(resp, 404, "invite_not_found", "no such invite");
-        return SP_HANDLER_DONE;
-    }
-    sp_db_tx_t *tx = NULL;
-    PGresult *res = NULL;
-    if (tm_tx_begin(tm, req, &tx) != 0)
-        return SP_HANDLER_DONE;
-    const char *p[] = {id};
-    int rc = sp_db_tx_query_arena(tx, sp_request_arena(req),
-                                  "SELECT tenant.invite_json(i)::text, i.accepted_at IS NOT NULL, "
-                                  "i.revoked_at IS NOT NULL FROM tenant.invites i WHERE i.id = $1 "
-                                  "FOR UPDATE",
-                                  1, p, &res);
-    if (rc != 0)
-        goto db_fail;
-    if (PQntuples(res) == 0) {
-        sp_response_error(resp, 404, "invite_not_found", "no such invite");
-        goto out;
-    }
-    if (strcmp(PQgetvalue(res, 0, 1), "t") == 0) {
-        sp_response_error(resp, 409, "invite_used", "the invite was already accepted");
-        goto out;
-    }
-    if (strcmp(PQgetvalue(res, 0, 2), "t") == 0) { /* idempotent */
-        tm_reply_json(req, 200, PQgetvalue(res, 0, 0));
-        goto out;
-    }
-    const char *before = PQgetvalue(res, 0, 0);
-    if ((rc = sp_db_tx_query_arena(tx, sp_request_arena(req),
-                                   "UPDATE tenant.invites SET revoked_at = now() WHERE id = $1 "
-                                   "RETURNING tenant.invite_json(invites)::text",
-                                   1, p, &res)) != 0)
-        goto db_fail;
-    const char *after = PQgetvalue(res, 0, 0);
-    if ((rc = tm_audit(tx, req, "invite.revoked", "invite", id, before, after)) != 0 ||
-        (rc = sp_db_tx_commit(&tx)) != 0)
-        goto db_fail;
-    tm_reply_json(req, 200, after);
-    return SP_HANDLER_DONE;
-db_fail:
-    tm_reply_db_error(req, rc);
-out:
-    sp_db_tx_rollback(&tx);
+    static const tm_revoke_t invite = {.table = "tenant.invites",
+                                       .json_fn = "tenant.invite_json",
+                                       .resource_type = "invite",
+                                       .action = "invite.revoked",
+                                       .not_found_code = "invite_not_found",
+                                       .not_found_message = "no such invite",
+                                       .refuse_if = "x.accepted_at IS NOT NULL",
+                                       .refuse_code = "invite_used",
+                                       .refuse_message = "the invite was already accepted"};
+    tm_change_revoke(ud, req, &invite, NULL);
     return SP_HANDLER_DONE;
 }
 
@@ -355,11 +273,8 @@ static sp_handler_result_t accept_invite(sp_request_t *req, void *ud)
                           "password is required (at least 12 characters)");
         return SP_HANDLER_DONE;
     }
-    if (tm_json_str(body, "display_name", 200, &name) < 0) {
-        sp_response_error(resp, 400, "invalid_display_name",
-                          "display_name must be a string of at most 200 bytes");
+    if (tm_read_display_name(req, body, "display_name", &name) != 0)
         return SP_HANDLER_DONE;
-    }
     if (tm_json_str(body, "token", 200, &token) != 1 ||
         tm_token_parse(token, INVITE_KIND, lookup, hash) != 0) {
         sp_response_error(resp, 404, "invite_not_found", "no such invite");
@@ -380,10 +295,10 @@ static sp_handler_result_t accept_invite(sp_request_t *req, void *ud)
                                   "FROM tenant.invites WHERE lookup = $1",
                                   1, pl, &res);
     if (rc != 0)
-        goto db_fail;
+        goto fail_db;
     if (PQntuples(res) != 1 || !tm_token_hash_eq(hash, PQgetvalue(res, 0, 5))) {
         sp_response_error(resp, 404, "invite_not_found", "no such invite");
-        goto out;
+        goto fail_tx;
     }
     const char *invite_id = PQgetvalue(res, 0, 0), *tenant_id = PQgetvalue(res, 0, 1);
     const char *email = PQgetvalue(res, 0, 2), *role = PQgetvalue(res, 0, 3);
@@ -391,20 +306,20 @@ static sp_handler_result_t accept_invite(sp_request_t *req, void *ud)
         name = PQgetvalue(res, 0, 4);
     if (strcmp(PQgetvalue(res, 0, 6), "t") == 0) {
         sp_response_error(resp, 410, "invite_used", "the invite was already accepted");
-        goto out;
+        goto fail_tx;
     }
     if (strcmp(PQgetvalue(res, 0, 7), "t") == 0) {
         sp_response_error(resp, 410, "invite_revoked", "the invite was revoked");
-        goto out;
+        goto fail_tx;
     }
     if (strcmp(PQgetvalue(res, 0, 8), "t") == 0) {
         sp_response_error(resp, 410, "invite_expired", "the invite has expired; ask for a new one");
-        goto out;
+        goto fail_tx;
     }
     const char *why = NULL, *code = tm_password_policy(password, email, &why);
     if (code) {
         sp_response_error(resp, 400, code, "%s", why);
-        goto out;
+        goto fail_tx;
     }
     /* The tenant's transaction from here; the lookup setting is cleared so
      * nothing below can see rows through it. */
@@ -413,10 +328,10 @@ static sp_handler_result_t accept_invite(sp_request_t *req, void *ud)
                              "SELECT set_config('app.tenant_id', $1, true), "
                              "set_config('app.invite_lookup', '', true)",
                              1, pt, NULL)) != 0)
-        goto db_fail;
+        goto fail_db;
     long free_seats = 0;
     if (seats_left(req, tx, NULL, 0, &free_seats) != 0)
-        goto out;
+        goto fail_tx;
     const char *pi[] = {invite_id};
     /* Locks the invite: of two concurrent accepts, the second finds it
      * accepted. */
@@ -424,19 +339,19 @@ static sp_handler_result_t accept_invite(sp_request_t *req, void *ud)
                                    "SELECT 1 FROM tenant.invites WHERE id = $1 AND accepted_at IS "
                                    "NULL AND revoked_at IS NULL FOR UPDATE",
                                    1, pi, &res)) != 0)
-        goto db_fail;
+        goto fail_db;
     if (PQntuples(res) != 1) {
         sp_response_error(resp, 410, "invite_used", "the invite was already accepted");
-        goto out;
+        goto fail_tx;
     }
     if (free_seats < 1) {
         reply_no_seat(req);
-        goto out;
+        goto fail_tx;
     }
     char hashed[TM_PASSWORD_HASH_MAX], user_id[SP_UUID_STR_LEN];
     if ((rc = tm_password_hash(password, tm->pbkdf2_iterations, hashed)) != 0 ||
         (rc = sp_uuid_v4(user_id)) != 0)
-        goto db_fail;
+        goto fail_db;
     const char *pu[] = {user_id, email, name, role, hashed};
     rc = sp_db_tx_query_arena(tx, arena,
                               "INSERT INTO tenant.users (id, tenant_id, email, display_name, "
@@ -445,10 +360,10 @@ static sp_handler_result_t accept_invite(sp_request_t *req, void *ud)
                               5, pu, &res);
     if (rc == SP_EDB && strcmp(sp_db_tx_sqlstate(tx), "23505") == 0) {
         sp_response_error(resp, 409, "user_exists", "a user with this email exists");
-        goto out;
+        goto fail_tx;
     }
     if (rc != 0)
-        goto db_fail;
+        goto fail_db;
     const char *after = PQgetvalue(res, 0, 0);
     const char *pa[] = {invite_id, user_id};
     if ((rc = sp_db_tx_query(tx,
@@ -458,16 +373,16 @@ static sp_handler_result_t accept_invite(sp_request_t *req, void *ud)
         (rc = tm_audit_as(tx, req, "invitee", user_id, "user.invite_accepted", "user", user_id,
                           NULL, after)) != 0 ||
         (rc = sp_db_tx_commit(&tx)) != 0)
-        goto db_fail;
+        goto fail_db;
     char *out = sp_arena_printf(arena, "{\"tenant_id\":\"%s\",\"user\":%s}", tenant_id, after);
     if (!out)
         sp_response_error(resp, 500, "internal", "out of memory");
     else
         tm_reply_json(req, 201, out);
     return SP_HANDLER_DONE;
-db_fail:
+fail_db:
     tm_reply_db_error(req, rc);
-out:
+fail_tx:
     sp_db_tx_rollback(&tx);
     return SP_HANDLER_DONE;
 }
@@ -485,7 +400,7 @@ static int lock_target(sp_request_t *req, sp_db_tx_t *tx, target_t *t)
 {
     PGresult *res = NULL;
     t->id = sp_request_param(req, "id");
-    if (!tm_is_uuid(t->id)) {
+    if (!sp_uuid_valid(t->id)) {
         reply_user_not_found(req);
         return SP_ENOTFOUND;
     }
@@ -542,30 +457,21 @@ static int is_self(sp_request_t *req, const char *id)
     return auth && auth->subject && strcmp(auth->subject, id) == 0;
 }
 
-/* Runs the UPDATE (returning user_json text), audits, commits, forgets the
- * cached principal and replies 200 (or 204 for a deletion). */
+/* Commits the change of user t (tm_change_commit) and forgets the user's
+ * cached principal. */
 static void apply_change(tm_t *tm, sp_request_t *req, sp_db_tx_t **tx, const target_t *t,
                          const char *action, const char *sql, int n, const char *const *p)
 {
-    PGresult *res = NULL;
-    int rc = sp_db_tx_query_arena(*tx, sp_request_arena(req), sql, n, p, &res);
-    const char *after = NULL;
-    if (rc == 0 && PQntuples(res) == 1 && strcmp(action, "user.deleted") != 0)
-        after = PQgetvalue(res, 0, 0);
-    if (rc == 0)
-        rc = tm_audit(*tx, req, action, "user", t->id, t->json, after);
-    if (rc == 0)
-        rc = sp_db_tx_commit(tx);
-    if (rc != 0) {
-        sp_db_tx_rollback(tx);
-        tm_reply_db_error(req, rc);
-        return;
-    }
-    tm_cache_del_principal(tm, sp_request_auth(req)->tenant_id, t->id);
-    if (after)
-        tm_reply_json(req, 200, after);
-    else
-        sp_response_set_status(sp_request_response(req), 204);
+    const tm_change_t c = {.action = action,
+                           .resource_type = "user",
+                           .resource_id = t->id,
+                           .before = t->json,
+                           .deletes = strcmp(action, "user.deleted") == 0,
+                           .sql = sql,
+                           .nparams = n,
+                           .params = p};
+    if (tm_change_commit(req, tx, &c, NULL) == 0)
+        tm_cache_del_principal(tm, sp_request_auth(req)->tenant_id, t->id);
 }
 
 /* PATCH /v1/users/{id} {"role"?, "display_name"?} */
@@ -583,11 +489,8 @@ static sp_handler_result_t patch_user(sp_request_t *req, void *ud)
                           "role must be owner, admin, analyst, agent_manager or viewer");
         return SP_HANDLER_DONE;
     }
-    if (tm_json_str(body, "display_name", 200, &name) < 0) {
-        sp_response_error(resp, 400, "invalid_display_name",
-                          "display_name must be a string of at most 200 bytes");
+    if (tm_read_display_name(req, body, "display_name", &name) != 0)
         return SP_HANDLER_DONE;
-    }
     if (role && strcmp(role, "owner") == 0 && !sp_request_has_role(req, "owner")) {
         sp_response_error(resp, 403, "owner_required", "only an owner may make an owner");
         return SP_HANDLER_DONE;
@@ -619,25 +522,25 @@ static sp_handler_result_t set_status(sp_request_t *req, tm_t *tm, int enable)
     if (tm_tx_begin(tm, req, &tx) != 0)
         return SP_HANDLER_DONE;
     if (lock_target(req, tx, &t) != 0)
-        goto out;
+        goto done;
     if (strcmp(t.status, target) == 0) { /* idempotent */
         tm_reply_json(req, 200, t.json);
-        goto out;
+        goto done;
     }
     if (!enable && is_self(req, t.id)) {
         sp_response_error(sp_request_response(req), 409, "cannot_modify_self",
                           "you cannot disable yourself");
-        goto out;
+        goto done;
     }
     if (!enable && check_not_last_owner(req, tx, &t) != 0)
-        goto out;
+        goto done;
     if (enable) {
         long free_seats = 0;
         if (seats_left(req, tx, NULL, 1, &free_seats) != 0)
-            goto out;
+            goto done;
         if (free_seats < 1) {
             reply_no_seat(req);
-            goto out;
+            goto done;
         }
     }
     const char *p[] = {t.id, target};
@@ -647,7 +550,7 @@ static sp_handler_result_t set_status(sp_request_t *req, tm_t *tm, int enable)
                  "RETURNING tenant.user_json(users)::text",
                  2, p);
     return SP_HANDLER_DONE;
-out:
+done:
     sp_db_tx_rollback(&tx);
     return SP_HANDLER_DONE;
 }
@@ -670,36 +573,38 @@ static sp_handler_result_t delete_user(sp_request_t *req, void *ud)
     if (tm_tx_begin(tm, req, &tx) != 0)
         return SP_HANDLER_DONE;
     if (lock_target(req, tx, &t) != 0)
-        goto out;
+        goto fail_tx;
     if (is_self(req, t.id)) {
         sp_response_error(sp_request_response(req), 409, "cannot_modify_self",
                           "you cannot delete yourself");
-        goto out;
+        goto fail_tx;
     }
     if (check_not_last_owner(req, tx, &t) != 0)
-        goto out;
+        goto fail_tx;
     const char *p[] = {t.id};
     apply_change(tm, req, &tx, &t, "user.deleted",
                  "DELETE FROM tenant.users WHERE id = $1 RETURNING id::text", 1, p);
     return SP_HANDLER_DONE;
-out:
+fail_tx:
     sp_db_tx_rollback(&tx);
     return SP_HANDLER_DONE;
 }
 
-int tm_users_routes(tm_t *tm, sp_router_t *r)
+static const sp_route_def_t routes[] = {
+    {"GET", "/v1/users", "users:read", list_users},
+    {"GET", "/v1/users/me", "users:read", get_user},
+    {"GET", "/v1/users/{id}", "users:read", get_user},
+    {"PATCH", "/v1/users/{id}", "users:write", patch_user},
+    {"POST", "/v1/users/{id}/disable", "users:write", disable_user},
+    {"POST", "/v1/users/{id}/enable", "users:write", enable_user},
+    {"DELETE", "/v1/users/{id}", "users:write", delete_user},
+    {"GET", "/v1/users/invites", "users:read", list_invites},
+    {"POST", "/v1/users/invites", "users:write", create_invite},
+    {"DELETE", "/v1/users/invites/{id}", "users:write", revoke_invite},
+    {"POST", "/v1/users/invites/accept", NULL, accept_invite},
+};
+
+int tm_users_register(sp_router_t *router, tm_t *tm)
 {
-    int rc = 0;
-    rc |= sp_router_add(r, "GET", "/v1/users", "users:read", list_users, tm);
-    rc |= sp_router_add(r, "GET", "/v1/users/me", "users:read", get_user, tm);
-    rc |= sp_router_add(r, "GET", "/v1/users/{id}", "users:read", get_user, tm);
-    rc |= sp_router_add(r, "PATCH", "/v1/users/{id}", "users:write", patch_user, tm);
-    rc |= sp_router_add(r, "POST", "/v1/users/{id}/disable", "users:write", disable_user, tm);
-    rc |= sp_router_add(r, "POST", "/v1/users/{id}/enable", "users:write", enable_user, tm);
-    rc |= sp_router_add(r, "DELETE", "/v1/users/{id}", "users:write", delete_user, tm);
-    rc |= sp_router_add(r, "GET", "/v1/users/invites", "users:read", list_invites, tm);
-    rc |= sp_router_add(r, "POST", "/v1/users/invites", "users:write", create_invite, tm);
-    rc |= sp_router_add(r, "DELETE", "/v1/users/invites/{id}", "users:write", revoke_invite, tm);
-    rc |= sp_router_add(r, "POST", "/v1/users/invites/accept", NULL, accept_invite, tm);
-    return rc ? SP_EINVAL : SP_OK;
+    return sp_router_add_all(router, routes, sizeof(routes) / sizeof(*routes), tm);
 }

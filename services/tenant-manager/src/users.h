@@ -28,8 +28,8 @@
 
 #include "tm.h"
 
-/* Registers the routes above. */
-int tm_users_routes(tm_t *tm, sp_router_t *router);
+/* Adds the routes above to router. Returns 0 or the first SP_E* code. */
+int tm_users_register(sp_router_t *router, tm_t *tm);
 
 /* Creates an invite in tx, whose tenant is already set to tenant_id: checks
  * the tenant is active, the email is not a user yet and a seat is free;

@@ -20,7 +20,7 @@ static int setup(void **state)
 {
     if (harness_setup(state) != 0)
         return -1;
-    return tm_taxonomy_routes(&T, R);
+    return tm_taxonomy_register(R, &T);
 }
 
 static Serphona__Tenant__V1__Taxonomy *get_rpc(sp_arena_t *a, const char *tenant_id, int *rc)

@@ -210,8 +210,8 @@ static __attribute__((unused)) int harness_setup(void **state)
     if (!T.db || !T.redis || !R)
         return -1;
     sp_router_set_authorizer(R, sp_permissions_authorize, NULL);
-    if (tm_tenants_routes(&T, R) || tm_users_routes(&T, R) || tm_api_keys_routes(&T, R) ||
-        tm_audit_routes(&T, R))
+    if (tm_tenants_register(R, &T) || tm_users_register(R, &T) || tm_api_keys_register(R, &T) ||
+        tm_audit_register(R, &T))
         return -1;
     return 0;
 }

@@ -52,4 +52,16 @@ void sp_router_foreach(const sp_router_t *router,
                                   void *ud),
                        void *ud);
 
+/* One row of a service's route table, for sp_router_add_all. */
+typedef struct {
+    const char *method, *pattern, *permission;
+    sp_handler_fn fn;
+} sp_route_def_t;
+
+/* Adds the n routes of defs in order, each with ud, so a resource file
+ * declares its routes as one static table. Stops at the first failure and
+ * returns its code unchanged (SP_EINVAL, SP_ENOMEM), else 0; routes added
+ * before a failure stay (the service does not start then). */
+int sp_router_add_all(sp_router_t *router, const sp_route_def_t *defs, size_t n, void *ud);
+
 #endif
