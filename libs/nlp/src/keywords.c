@@ -13,6 +13,7 @@
 #include "nlp/token.h"
 #include "phraseset.h"
 #include "platform/error.h"
+#include "platform/text.h"
 #include "wordsets.h"
 
 typedef struct {
@@ -37,23 +38,13 @@ typedef struct {
     size_t nslots;
 } index_t;
 
-static uint32_t hash_str(const char *s)
-{
-    uint32_t h = 2166136261u;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 16777619u;
-    }
-    return h;
-}
-
 typedef const char *(*key_fn)(const void *base, size_t i);
 
 /* The slot for key: holding its index + 1, or 0 where it would go. */
 static size_t *index_find(const index_t *ix, const char *key, const void *base, key_fn kf)
 {
     size_t mask = ix->nslots - 1;
-    size_t h = hash_str(key) & mask;
+    size_t h = sp_fnv1a32(key) & mask;
     while (ix->slot[h] && strcmp(kf(base, ix->slot[h] - 1), key) != 0)
         h = (h + 1) & mask;
     return &ix->slot[h];

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "platform/error.h"
+#include "platform/text.h"
 
 enum { PT_LIT = 0, PT_PREFIX = 1, PT_GAP = 2 };
 
@@ -36,16 +37,6 @@ struct ps_set {
     slot_t *pre;   /* index on the first 3 bytes of a leading prefix */
     size_t nslots; /* both tables */
 };
-
-static uint32_t hash(const char *s, size_t len)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 16777619u;
-    }
-    return h;
-}
 
 ps_set_t *ps_new(void)
 {
@@ -183,7 +174,9 @@ int ps_validate(const char *pattern, char *err, size_t errlen)
 static slot_t *find_slot(slot_t *tab, size_t nslots, const char *key, size_t keylen)
 {
     size_t mask = nslots - 1;
-    size_t h = hash(key, keylen) & mask;
+    /* Keys are not NUL-terminated (a prefix index keys on 3 bytes), hence the
+     * length-taking 64-bit FNV-1a. */
+    size_t h = (size_t)sp_fnv1a64(key, keylen) & mask;
     while (tab[h].key && !(tab[h].keylen == keylen && memcmp(tab[h].key, key, keylen) == 0))
         h = (h + 1) & mask;
     return &tab[h];

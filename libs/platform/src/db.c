@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "platform/clock.h"
 #include "platform/error.h"
 #include "platform/log.h"
 #include "platform/migrations.h"
@@ -204,13 +205,6 @@ static int run_simple(PGconn *conn, const char *sql)
     return run_params(conn, sql, 0, NULL, NULL, NULL, NULL, 0);
 }
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Runs sql asynchronously and waits at most timeout_ms for its result, so a
  * hung server cannot stall a health probe. Returns 0 or SP_EUNAVAILABLE; on a
@@ -220,10 +214,10 @@ static int run_with_deadline(PGconn *conn, const char *sql, int timeout_ms)
 {
     if (!PQsendQuery(conn, sql))
         return SP_EUNAVAILABLE;
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = sp_clock_mono_ms() + timeout_ms;
     int sock = PQsocket(conn);
     while (PQisBusy(conn)) {
-        long long left = deadline - now_ms();
+        long long left = deadline - sp_clock_mono_ms();
         if (left <= 0)
             return SP_EUNAVAILABLE;
         struct pollfd pfd = {.fd = sock, .events = POLLIN};

@@ -3,10 +3,14 @@
  * (rpc_client.c): status mapping, request ids, protobuf packing into arenas.
  */
 #include "platform/rpc.h"
+
+#include "rpc_internal.h"
+
 #include "platform/crypto.h"
 #include "platform/error.h"
 #include "platform/log.h"
 
+#include <czmq.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,4 +157,31 @@ void sp_rpc_auth_to_proto(const sp_auth_t *auth, Serphona__Rpc__V1__AuthContext 
     out->n_roles = auth->n_roles;
     out->scopes = (char **)auth->scopes;
     out->n_scopes = auth->n_scopes;
+}
+
+void sp_rpc_auth_from_proto(const Serphona__Rpc__V1__AuthContext *ctx, sp_auth_t *auth)
+{
+    memset(auth, 0, sizeof *auth);
+    auth->tenant_id = ctx->tenant_id && ctx->tenant_id[0] ? ctx->tenant_id : NULL;
+    auth->subject = ctx->subject;
+    auth->roles = (const char **)ctx->roles;
+    auth->n_roles = ctx->n_roles;
+    auth->scopes = (const char **)ctx->scopes;
+    auth->n_scopes = ctx->n_scopes;
+}
+
+/* czmq's zsys_init installs SIGINT/SIGTERM handlers that merely set a flag,
+ * replacing the service's own shutdown handling (a process could then not
+ * be stopped by SIGTERM at all). Signals belong to the service, so czmq's
+ * handling is switched off before czmq initialises. */
+static void zsys_setup_once(void)
+{
+    zsys_handler_set(NULL);
+    zsys_init();
+}
+
+void sp_rpc_zsys_setup(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, zsys_setup_once);
 }

@@ -12,9 +12,12 @@
  * dropped; that is the only thing a late reply can do.
  */
 #include "platform/rpc.h"
+#include "platform/clock.h"
 #include "platform/error.h"
 #include "platform/log.h"
 #include "platform/metrics.h"
+
+#include "rpc_internal.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -58,36 +61,6 @@ struct sp_rpc_client {
     int64_t next_expiry; /* no pending call expires before this; I/O thread only */
     sp_counter_t *requests;
 };
-
-/* czmq's zsys_init installs SIGINT/SIGTERM handlers that merely set a flag,
- * replacing the service's own shutdown handling (a process could then not
- * be stopped by SIGTERM at all). Signals belong to the service, so czmq's
- * handling is switched off before czmq initialises. */
-static void zsys_setup_once(void)
-{
-    zsys_handler_set(NULL);
-    zsys_init();
-}
-
-static void zsys_setup(void)
-{
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, zsys_setup_once);
-}
-
-static int64_t now_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t now_unix_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void call_free(call_t *call)
 {
@@ -187,7 +160,7 @@ static void handle_reply(sp_rpc_client_t *cl, zmsg_t *msg)
  * does not pay a full scan per reply. */
 static long sweep(sp_rpc_client_t *cl)
 {
-    int64_t now = now_mono_ms();
+    int64_t now = sp_clock_mono_ms();
     if (now < cl->next_expiry)
         return (long)(cl->next_expiry - now);
     int64_t next = now + MAX_POLL_MS;
@@ -279,7 +252,7 @@ sp_rpc_client_t *sp_rpc_client_new(const char *connect_endpoint)
         sp_log_error("rpc: client needs an endpoint");
         return NULL;
     }
-    zsys_setup();
+    sp_rpc_zsys_setup();
     sp_rpc_client_t *cl = calloc(1, sizeof *cl);
     if (!cl)
         goto fail_alloc;
@@ -374,7 +347,7 @@ static int submit(sp_rpc_client_t *cl, const Serphona__Rpc__V1__Envelope *req, i
      * the local timer waits timeout_ms even when the envelope's deadline is
      * earlier: a DEADLINE_EXCEEDED reply is more useful than a timeout. */
     Serphona__Rpc__V1__Envelope env = *req;
-    int64_t deadline = now_unix_ms() + timeout_ms;
+    int64_t deadline = sp_clock_wall_ms() + timeout_ms;
     env.request_id = (char *)id;
     if (!req->deadline_unix_ms || req->deadline_unix_ms > deadline)
         env.deadline_unix_ms = deadline;
@@ -383,7 +356,7 @@ static int submit(sp_rpc_client_t *cl, const Serphona__Rpc__V1__Envelope *req, i
     if (!call->data)
         goto fail_nomem;
     protobuf_c_message_pack(&env.base, call->data);
-    call->expires_ms = now_mono_ms() + timeout_ms;
+    call->expires_ms = sp_clock_mono_ms() + timeout_ms;
     call->cb = cb;
     call->ud = ud;
     call->takes_reply = takes_reply;

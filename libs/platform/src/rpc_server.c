@@ -24,11 +24,14 @@
  * requires to move a socket between threads).
  */
 #include "platform/rpc.h"
+#include "platform/clock.h"
 #include "platform/error.h"
+#include "platform/forward.h"
 #include "platform/log.h"
 #include "platform/metrics.h"
 
 #include "ping.pb-c.h"
+#include "rpc_internal.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -80,36 +83,6 @@ struct sp_rpc_server {
     sp_histogram_t *duration;
 };
 
-/* czmq's zsys_init installs SIGINT/SIGTERM handlers that merely set a flag,
- * replacing the service's own shutdown handling (a process could then not
- * be stopped by SIGTERM at all). Signals belong to the service, so czmq's
- * handling is switched off before czmq initialises. */
-static void zsys_setup_once(void)
-{
-    zsys_handler_set(NULL);
-    zsys_init();
-}
-
-static void zsys_setup(void)
-{
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, zsys_setup_once);
-}
-
-static int64_t now_unix_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static double now_mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---- one request ------------------------------------------------------------ */
 
 /* What a worker learns while serving one envelope. */
@@ -125,187 +98,23 @@ static void set_error(call_result_t *res, int status, const char *message)
     res->reply.body_case = SERPHONA__RPC__V1__ENVELOPE__BODY__NOT_SET;
 }
 
-/* Converts the envelope's AuthContext; the strings stay in the envelope. */
-static void auth_from_envelope(const Serphona__Rpc__V1__AuthContext *ctx, sp_auth_t *auth)
-{
-    memset(auth, 0, sizeof *auth);
-    auth->tenant_id = ctx->tenant_id && ctx->tenant_id[0] ? ctx->tenant_id : NULL;
-    auth->subject = ctx->subject;
-    auth->roles = (const char **)ctx->roles;
-    auth->n_roles = ctx->n_roles;
-    auth->scopes = (const char **)ctx->scopes;
-    auth->n_scopes = ctx->n_scopes;
-}
-
-/* Completion of a forwarded HTTP request whose handler went asynchronous.
- * Shared by the worker and the completing thread; the last to let go frees
- * it. When the worker gave up waiting (the deadline passed), the request
- * belongs to the completion callback, which destroys it. */
-typedef struct {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int done;
-    int abandoned;
-    int refs;
-} async_wait_t;
-
-static void async_wait_release(async_wait_t *w)
-{
-    pthread_mutex_lock(&w->mu);
-    int last = --w->refs == 0;
-    pthread_mutex_unlock(&w->mu);
-    if (last) {
-        pthread_cond_destroy(&w->cv);
-        pthread_mutex_destroy(&w->mu);
-        free(w);
-    }
-}
-
-static void on_http_complete(sp_request_t *req, void *ud)
-{
-    async_wait_t *w = ud;
-    pthread_mutex_lock(&w->mu);
-    int abandoned = w->abandoned;
-    w->done = 1;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-    if (abandoned)
-        sp_request_destroy(&req);
-    async_wait_release(w);
-}
-
-static void destroy_request(void *p)
-{
-    sp_request_t *req = p;
-    sp_request_destroy(&req);
-}
-
-/* Fills the request from the envelope; 0 or SP_ENOMEM. */
-static int build_request(sp_request_t *req, const Serphona__Rpc__V1__Envelope *env)
-{
-    const Serphona__Rpc__V1__HttpRequest *h = env->http_request;
-    int rc = 0;
-    rc |= sp_request_set_method(req, h->method);
-    rc |= sp_request_set_path(req, h->path);
-    if (h->query && h->query[0])
-        rc |= sp_request_set_query(req, h->query);
-    for (size_t i = 0; i < h->n_headers; i++)
-        rc |= sp_request_add_header(req, h->headers[i]->name, h->headers[i]->value);
-    rc |= sp_request_set_body(req, h->body.data, h->body.len);
-    if (h->remote_addr && h->remote_addr[0])
-        rc |= sp_request_set_remote_addr(req, h->remote_addr);
-    if (env->request_id[0])
-        rc |= sp_request_set_id(req, env->request_id);
-    if (env->traceparent[0])
-        rc |= sp_request_set_traceparent(req, env->traceparent);
-    if (env->auth) {
-        sp_auth_t auth;
-        auth_from_envelope(env->auth, &auth);
-        rc |= sp_request_set_auth(req, &auth);
-    }
-    sp_request_set_deadline(req, env->deadline_unix_ms);
-    return rc ? SP_ENOMEM : 0;
-}
-
-/* Waits for an asynchronous handler. Returns 0 when it completed, or
- * SP_ETIMEDOUT when the deadline passed first (the request then belongs to
- * the completion callback). */
-static int wait_async(async_wait_t *w, int64_t deadline_unix_ms)
-{
-    struct timespec until = {0};
-    if (deadline_unix_ms) {
-        until.tv_sec = deadline_unix_ms / 1000;
-        until.tv_nsec = (deadline_unix_ms % 1000) * 1000000;
-    }
-    int rc = 0;
-    pthread_mutex_lock(&w->mu);
-    while (!w->done) {
-        if (!deadline_unix_ms) {
-            pthread_cond_wait(&w->cv, &w->mu);
-        } else if (pthread_cond_timedwait(&w->cv, &w->mu, &until) == ETIMEDOUT && !w->done) {
-            w->abandoned = 1;
-            rc = SP_ETIMEDOUT;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&w->mu);
-    return rc;
-}
-
-/* Method "http": runs the forwarded request through the router. */
+/* Method "http": the forwarded request runs through the router (forward.h). */
 static void serve_http(sp_rpc_server_t *srv, const Serphona__Rpc__V1__Envelope *env,
                        sp_arena_t *arena, call_result_t *res)
 {
-    if (env->body_case != SERPHONA__RPC__V1__ENVELOPE__BODY_HTTP_REQUEST) {
-        set_error(res, SERPHONA__RPC__V1__STATUS__STATUS_BAD_REQUEST,
-                  "method http needs an http_request body");
-        return;
-    }
+    Serphona__Rpc__V1__HttpResponse *out;
+    const char *error_message;
+
     if (!srv->router) {
         set_error(res, SERPHONA__RPC__V1__STATUS__STATUS_NOT_FOUND,
                   "this service takes no forwarded HTTP");
         return;
     }
-    sp_request_t *req = sp_request_new();
-    async_wait_t *w = calloc(1, sizeof *w);
-    if (!req || !w || build_request(req, env) != 0) {
-        sp_request_destroy(&req);
-        free(w);
-        set_error(res, SERPHONA__RPC__V1__STATUS__STATUS_INTERNAL, "out of memory");
+    int status = sp_forward_serve(srv->router, env, arena, &out, &error_message);
+    if (status != SERPHONA__RPC__V1__STATUS__STATUS_OK) {
+        set_error(res, status, error_message);
         return;
     }
-    pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->cv, NULL);
-    w->refs = 2;
-    sp_request_on_complete(req, on_http_complete, w);
-
-    if (sp_router_dispatch(srv->router, req) == SP_HANDLER_ASYNC) {
-        if (wait_async(w, env->deadline_unix_ms) != 0) {
-            /* The handler still owns req and will complete it later. */
-            async_wait_release(w);
-            set_error(res, SERPHONA__RPC__V1__STATUS__STATUS_DEADLINE_EXCEEDED,
-                      "handler did not complete before the deadline");
-            return;
-        }
-    } else {
-        /* Synchronous: the completion callback will never run. */
-        w->refs--;
-    }
-    async_wait_release(w);
-
-    /* The reply points into the request's arena, so the request lives as long
-     * as the call's arena. */
-    if (sp_arena_defer(arena, destroy_request, req) != 0) {
-        set_error(res, SERPHONA__RPC__V1__STATUS__STATUS_INTERNAL, "out of memory");
-        return;
-    }
-    sp_response_t *resp = sp_request_response(req);
-    Serphona__Rpc__V1__HttpResponse *out = sp_arena_alloc(arena, sizeof *out);
-    size_t n = sp_response_header_count(resp);
-    /* An array of pointers, as protobuf-c's repeated fields are. */
-    Serphona__Rpc__V1__Header **hdrs =
-        sp_arena_alloc(arena, (n + 1) * sizeof *hdrs); /* NOLINT(bugprone-sizeof-expression) */
-    Serphona__Rpc__V1__Header *hdr_mem = sp_arena_alloc(arena, (n + 1) * sizeof *hdr_mem);
-    if (!out || !hdrs || !hdr_mem) {
-        set_error(res, SERPHONA__RPC__V1__STATUS__STATUS_INTERNAL, "out of memory");
-        return;
-    }
-    serphona__rpc__v1__http_response__init(out);
-    for (size_t i = 0; i < n; i++) {
-        const char *name, *value;
-        sp_response_header_at(resp, i, &name, &value);
-        serphona__rpc__v1__header__init(&hdr_mem[i]);
-        hdr_mem[i].name = (char *)name;
-        hdr_mem[i].value = (char *)value;
-        hdrs[i] = &hdr_mem[i];
-    }
-    out->status = (uint32_t)sp_response_status(resp);
-    out->n_headers = n;
-    out->headers = hdrs;
-    size_t body_len = 0;
-    const char *body = sp_response_body(resp, &body_len);
-    out->body.data = (uint8_t *)body;
-    out->body.len = body_len;
     res->reply.body_case = SERPHONA__RPC__V1__ENVELOPE__BODY_HTTP_RESPONSE;
     res->reply.http_response = out;
 }
@@ -327,7 +136,7 @@ static void serve_typed(sp_rpc_server_t *srv, const method_t *m,
     }
     sp_auth_t auth = {0};
     if (env->auth)
-        auth_from_envelope(env->auth, &auth);
+        sp_rpc_auth_from_proto(env->auth, &auth);
     sp_rpc_call_t call = {
         .service = srv->service,
         .method = env->method,
@@ -363,7 +172,7 @@ static void serve_typed(sp_rpc_server_t *srv, const method_t *m,
  * NULL when out of memory. Never fails on the peer's input. */
 static uint8_t *serve(sp_rpc_server_t *srv, const uint8_t *data, size_t len, size_t *reply_len)
 {
-    double started = now_mono_s();
+    int64_t started_us = sp_clock_mono_us();
     sp_arena_t *arena = sp_arena_new();
     if (!arena)
         return NULL;
@@ -390,7 +199,7 @@ static uint8_t *serve(sp_rpc_server_t *srv, const uint8_t *data, size_t len, siz
     if (is_http || m)
         res.metric_method = is_http ? "http" : env->method;
 
-    if (env->deadline_unix_ms != 0 && now_unix_ms() > env->deadline_unix_ms)
+    if (env->deadline_unix_ms != 0 && sp_clock_wall_ms() > env->deadline_unix_ms)
         set_error(&res, SERPHONA__RPC__V1__STATUS__STATUS_DEADLINE_EXCEEDED,
                   "deadline passed before the request was served");
     else if (is_http)
@@ -409,7 +218,7 @@ reply:;
     else
         sp_log_error("rpc: out of memory packing a reply");
     sp_counter_add(srv->requests, 1, res.metric_method, sp_rpc_status_name(res.reply.status));
-    sp_histogram_observe(srv->duration, now_mono_s() - started, res.metric_method);
+    sp_histogram_observe(srv->duration, sp_clock_elapsed_s(started_us), res.metric_method);
     if (res.reply.status != SERPHONA__RPC__V1__STATUS__STATUS_OK)
         sp_log_debug("rpc: %s -> %s: %s", res.metric_method, sp_rpc_status_name(res.reply.status),
                      res.reply.error_message);
@@ -431,7 +240,7 @@ static int ping_method(sp_rpc_call_t *call, const uint8_t *in, size_t in_len, sp
     Serphona__Ping__V1__PingReply reply = SERPHONA__PING__V1__PING_REPLY__INIT;
     reply.service = (char *)call->service;
     reply.payload = req->payload;
-    reply.server_time_unix_ms = now_unix_ms();
+    reply.server_time_unix_ms = sp_clock_wall_ms();
     return sp_rpc_pack(arena, &reply.base, out, out_len);
 }
 
@@ -634,7 +443,7 @@ sp_rpc_server_t *sp_rpc_server_new(const char *service, const char *bind_endpoin
         sp_log_error("rpc: server needs a service name and an endpoint");
         return NULL;
     }
-    zsys_setup();
+    sp_rpc_zsys_setup();
     sp_rpc_server_t *srv = calloc(1, sizeof *srv);
     if (!srv)
         goto fail_alloc;

@@ -3,14 +3,15 @@
  */
 #include "platform/trace.h"
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "platform/crypto.h"
 #include "platform/error.h"
 
 /* n lowercase hex digits at s; all-zero rejected when nonzero_required. */
@@ -58,7 +59,26 @@ int sp_trace_parse(const char *tp, char trace_id[SP_TRACE_ID_LEN + 1],
     return SP_OK;
 }
 
-/* Used only when the DRBG fails: distinct per call within the process and,
+/* Trace ids come straight from the kernel's generator, not from crypto.h's
+ * DRBG: they need to be unique, not secret, and trace sits below log, which
+ * crypto uses, so depending on crypto would close the include cycle
+ * log -> trace -> crypto -> log. Returns 0, or -1 when getrandom fails. */
+static int os_random(uint8_t *out, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = getrandom(out + got, n - got, 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+/* Used only when getrandom fails: distinct per call within the process and,
  * through the pid and the clock, across processes. Not secret, which trace
  * ids need not be. */
 static void fallback_bytes(uint8_t out[24])
@@ -74,14 +94,19 @@ static void fallback_bytes(uint8_t out[24])
 int sp_trace_new(char out[SP_TRACEPARENT_LEN + 1])
 {
     uint8_t rnd[24]; /* 16 bytes of trace id, 8 of span id */
-    if (sp_random_bytes(rnd, sizeof rnd) != 0)
+    if (os_random(rnd, sizeof rnd) != 0)
         fallback_bytes(rnd);
     /* All-zero ids are invalid; with 128 random bits this never happens, but
      * the fallback must not be able to produce one either. */
     rnd[15] |= 1;
     rnd[23] |= 1;
+    static const char digits[] = "0123456789abcdef";
     char hex[2 * sizeof rnd + 1];
-    sp_hex_encode(rnd, sizeof rnd, hex);
+    for (size_t i = 0; i < sizeof rnd; i++) {
+        hex[2 * i] = digits[rnd[i] >> 4];
+        hex[2 * i + 1] = digits[rnd[i] & 0x0f];
+    }
+    hex[2 * sizeof rnd] = '\0';
     snprintf(out, SP_TRACEPARENT_LEN + 1, "00-%.32s-%.16s-01", hex, hex + 32);
     return SP_OK;
 }

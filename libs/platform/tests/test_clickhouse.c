@@ -17,19 +17,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "platform/clock.h"
 #include "platform/clickhouse.h"
 #include "platform/error.h"
 #include "platform/log.h"
 
 static const char *ch_url;
 static char db[64];
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void exec_ok(sp_ch_t *ch, const char *sql)
 {
@@ -71,12 +65,12 @@ static void test_ping(void **state)
 
     ch = sp_ch_new("http://127.0.0.1:1", NULL, NULL, NULL);
     assert_non_null(ch);
-    long long t0 = now_ms();
+    long long t0 = sp_clock_mono_ms();
     assert_int_equal(sp_ch_ping(ch), SP_EUNAVAILABLE);
     char *out = (char *)1;
     assert_int_equal(sp_ch_exec(ch, "SELECT 1", NULL, 0, &out, NULL), SP_EUNAVAILABLE);
     assert_null(out);
-    assert_true(now_ms() - t0 < 2000);
+    assert_true(sp_clock_mono_ms() - t0 < 2000);
     sp_ch_destroy(&ch);
 
     assert_null(sp_ch_new(NULL, NULL, NULL, NULL));
@@ -211,9 +205,9 @@ static void test_errors(void **state)
     sp_ch_destroy(&other);
     /* Timeout. */
     sp_ch_set_timeout(ch, 300);
-    long long t0 = now_ms();
+    long long t0 = sp_clock_mono_ms();
     assert_int_equal(sp_ch_exec(ch, "SELECT sleep(2)", NULL, 0, NULL, NULL), SP_ETIMEDOUT);
-    assert_true(now_ms() - t0 < 1500);
+    assert_true(sp_clock_mono_ms() - t0 < 1500);
     assert_int_equal(sp_ch_exec(ch, NULL, NULL, 0, NULL, NULL), SP_EINVAL);
     sp_ch_destroy(&ch);
 }

@@ -1,7 +1,8 @@
 /*
  * forward.h — hand an HTTP request to another service over RPC.
  *
- * The gateway's proxying in one call: the request becomes an HttpRequest
+ * Both halves of the HTTP <-> envelope translation live here. The gateway's
+ * proxying in one call: the request becomes an HttpRequest
  * envelope (method, path, query, headers, body, remote address, request id,
  * traceparent, auth context), goes out on an RPC client without blocking the
  * calling thread, and the reply's HttpResponse is copied into the request's
@@ -27,5 +28,20 @@
  * before this returns when the call could not be started. */
 sp_handler_result_t sp_forward(sp_rpc_client_t *client, sp_request_t *req, const sp_auth_t *auth,
                                int timeout_ms);
+
+/* The service side, used by the RPC server for method "http": rebuilds the
+ * request env carries (method, path, query, headers, body, remote address,
+ * request id, traceparent, auth context, deadline), runs it through router
+ * exactly as if it had arrived over HTTP and, for a handler that goes
+ * SP_HANDLER_ASYNC, waits for it up to env's deadline. Returns STATUS_OK with
+ * *out set to the HttpResponse, allocated from arena and pointing into the
+ * request, which is destroyed with arena. Otherwise returns the envelope
+ * status to answer with a static *error_message: BAD_REQUEST (env carries no
+ * HttpRequest), DEADLINE_EXCEEDED (the handler did not complete in time; it
+ * still owns the request and completes it later) or INTERNAL (out of
+ * memory). */
+int sp_forward_serve(const sp_router_t *router, const Serphona__Rpc__V1__Envelope *env,
+                     sp_arena_t *arena, Serphona__Rpc__V1__HttpResponse **out,
+                     const char **error_message);
 
 #endif

@@ -77,6 +77,10 @@ ProtobufCMessage *sp_rpc_unpack(sp_arena_t *arena, const ProtobufCMessageDescrip
  * tenant or subject become "". */
 void sp_rpc_auth_to_proto(const sp_auth_t *auth, Serphona__Rpc__V1__AuthContext *out);
 
+/* The reverse: fills *auth from ctx, borrowing ctx's strings (ctx must
+ * outlive every use of *auth). An empty tenant becomes NULL. */
+void sp_rpc_auth_from_proto(const Serphona__Rpc__V1__AuthContext *ctx, sp_auth_t *auth);
+
 /* ---- server ---------------------------------------------------------------- */
 
 typedef struct sp_rpc_server sp_rpc_server_t;
