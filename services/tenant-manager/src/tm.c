@@ -5,9 +5,9 @@
 
 #include "platform/crypto.h"
 #include "platform/error.h"
+#include "platform/text.h"
 #include "platform/log.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,31 +206,10 @@ int tm_is_slug(const char *s)
 
 char *tm_email_normalize(sp_arena_t *arena, const char *email)
 {
-    if (!email)
-        return NULL;
-    while (*email == ' ' || *email == '\t')
-        email++;
-    size_t n = strlen(email);
-    while (n && (email[n - 1] == ' ' || email[n - 1] == '\t'))
-        n--;
-    if (n < 3 || n > 254)
-        return NULL;
-    char *out = sp_arena_strndup(arena, email, n);
-    if (!out)
-        return NULL;
-    int ats = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)out[i];
-        if (c <= ' ' || c == 0x7f || c == '"' || c == '<' || c == '>' || c == ',' || c == ';')
-            return NULL;
-        if (c == '@')
-            ats++;
-        out[i] = (char)tolower(c);
-    }
-    const char *at = strchr(out, '@');
-    if (ats != 1 || at == out || at[1] == '\0' || at[1] == '.' || out[n - 1] == '.')
-        return NULL;
-    return out;
+    /* The gateway keys its login lockout on the same form (platform/text.h),
+     * so no spelling of an address gets a counter of its own. */
+    char normal[SP_EMAIL_MAX];
+    return sp_email_normalize(email, normal) == 0 ? sp_arena_strdup(arena, normal) : NULL;
 }
 
 int tm_is_one_of(const char *s, const char *const *choices)
