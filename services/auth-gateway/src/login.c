@@ -15,6 +15,7 @@
 #include "platform/rpc.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -45,8 +46,35 @@ static void oom(sp_request_t *req)
 
 static void unavailable(sp_request_t *req)
 {
-    sp_response_error(sp_request_response(req), 503, "auth_unavailable",
+    sp_response_t *resp = sp_request_response(req);
+    sp_response_error(resp, 503, "auth_unavailable",
                       "the identity service cannot be reached; retry shortly");
+    sp_response_set_header(resp, "Retry-After", "1");
+}
+
+/* Logins in flight in this gateway. Each holds an HTTP thread while
+ * tenant-manager hashes the password (the call is synchronous), so past
+ * SERPHONA_LOGIN_MAX_IN_FLIGHT they are shed with 503 + Retry-After and the
+ * other threads stay free for everything else. Set once at registration. */
+static atomic_int s_logins_in_flight;
+static int s_max_logins_in_flight = 2;
+
+static int login_slot_take(void)
+{
+    int n = atomic_load(&s_logins_in_flight);
+    do {
+        if (n >= s_max_logins_in_flight)
+            return 0;
+    } while (!atomic_compare_exchange_weak(&s_logins_in_flight, &n, n + 1));
+    return 1;
+}
+
+static void shed_login(sp_request_t *req)
+{
+    count(&m_logins, "shed");
+    sp_response_t *resp = sp_request_response(req);
+    sp_response_error(resp, 503, "login_busy", "too many logins are being checked; retry shortly");
+    sp_response_set_header(resp, "Retry-After", "1");
 }
 
 /* A string member of a JSON object: NULL when absent or null; *bad when it is
@@ -145,10 +173,12 @@ static void answer_tokens(const gw_t *gw, sp_request_t *req, const char *tenant_
 
 /* ---- POST /v1/auth/login ------------------------------------------------------ */
 
+static sp_handler_result_t login_checked(const gw_t *gw, sp_request_t *req, const char *tenant,
+                                         const char *email, const char *password);
+
 static sp_handler_result_t login(sp_request_t *req, void *ud)
 {
     const gw_t *gw = ud;
-    sp_arena_t *arena = sp_request_arena(req);
     sp_response_t *resp = sp_request_response(req);
     gw_cors_allow_any_tenant(gw, req);
     cJSON *json = NULL;
@@ -168,6 +198,22 @@ static sp_handler_result_t login(sp_request_t *req, void *ud)
     if (!tenant)
         tenant = "";
 
+    if (!login_slot_take()) {
+        shed_login(req);
+        return SP_HANDLER_DONE;
+    }
+    sp_handler_result_t done = login_checked(gw, req, tenant, email, password);
+    atomic_fetch_sub(&s_logins_in_flight, 1);
+    return done;
+}
+
+/* The login once it holds a slot: lockout claim, tenant-manager's verdict,
+ * tokens. */
+static sp_handler_result_t login_checked(const gw_t *gw, sp_request_t *req, const char *tenant,
+                                         const char *email, const char *password)
+{
+    sp_arena_t *arena = sp_request_arena(req);
+    sp_response_t *resp = sp_request_response(req);
     const char *ip = gw_client_ip(gw, req);
     const char *account = gw_lockout_account(arena, tenant, email);
     if (!account || !ip) {
@@ -197,6 +243,10 @@ static sp_handler_result_t login(sp_request_t *req, void *ud)
     if (rc != 0) {
         sp_log_warn("tenant-manager.Authenticate failed: %s", sp_strerror(rc));
         gw_lockout_release(gw, arena, account, ip);
+        if (rc == SP_EUNAVAILABLE) { /* its hashing gate is full */
+            shed_login(req);
+            return SP_HANDLER_DONE;
+        }
         count(&m_logins, "unavailable");
         unavailable(req);
         return SP_HANDLER_DONE;
@@ -426,6 +476,10 @@ static sp_handler_result_t me(sp_request_t *req, void *ud)
 
 int gw_login_register(gw_t *gw)
 {
+    s_max_logins_in_flight = sp_config_int(
+        sp_service_config(gw->svc), "SERPHONA_LOGIN_MAX_IN_FLIGHT", 2, 1, 1024,
+        "Logins checked at once by this gateway; more are answered 503 login_busy with "
+        "Retry-After (each holds an HTTP thread, so keep it below SERPHONA_HTTP_THREADS).");
     sp_router_t *r = sp_service_router(gw->svc);
     int rc = sp_router_add(r, "POST", "/v1/auth/login", NULL, login, gw);
     if (!rc)

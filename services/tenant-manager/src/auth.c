@@ -116,18 +116,23 @@ static int authenticate(tm_t *tm, sp_arena_t *arena,
     reply->result = SERPHONA__TENANT__V1__AUTHENTICATE_REPLY__RESULT__INVALID_CREDENTIALS;
     const char *email = tm_email_normalize(arena, rq->email);
     const char *password = rq->password ? rq->password : "";
-    account_t acc;
+    account_t acc = {0};
     int found = 0;
     if (email && *password) {
         int rc = find_account(tm, arena, rq->tenant_slug, email, &acc, &found);
         if (rc != 0)
             return rc;
     }
+    if (!tm_password_gate_enter())
+        return SP_EUNAVAILABLE;
     if (!found) {
         tm_password_burn(password, tm->pbkdf2_iterations);
+        tm_password_gate_leave();
         return SP_OK;
     }
-    if (!tm_password_verify(password, acc.password_hash))
+    int match = tm_password_verify(password, acc.password_hash);
+    tm_password_gate_leave();
+    if (!match)
         return SP_OK;
     if (acc.tenant_status && strcmp(acc.tenant_status, "active") != 0)
         reply->result = SERPHONA__TENANT__V1__AUTHENTICATE_REPLY__RESULT__TENANT_SUSPENDED;
@@ -152,13 +157,14 @@ static int authenticate(tm_t *tm, sp_arena_t *arena,
 int tm_rpc_authenticate(sp_rpc_call_t *call, const uint8_t *in, size_t in_len, sp_arena_t *arena,
                         uint8_t **out, size_t *out_len, void *ud)
 {
-    (void)call;
     Serphona__Tenant__V1__AuthenticateRequest *rq = (void *)sp_rpc_unpack(
         arena, &serphona__tenant__v1__authenticate_request__descriptor, in, in_len);
     if (!rq)
         return SP_EPROTO;
     auth_reply_t reply = SERPHONA__TENANT__V1__AUTHENTICATE_REPLY__INIT;
     int rc = authenticate(ud, arena, rq, &reply);
+    if (rc == SP_EUNAVAILABLE)
+        call->error_message = "too many logins are being checked; retry shortly";
     if (rc != 0)
         return rc;
     return sp_rpc_pack(arena, &reply.base, out, out_len);

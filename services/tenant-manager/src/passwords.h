@@ -36,6 +36,21 @@ void tm_password_burn(const char *password, uint32_t iterations);
 /* 1 when stored was hashed with fewer rounds than iterations. */
 int tm_password_needs_rehash(const char *stored, uint32_t iterations);
 
+/* The hashing gate. PBKDF2 at 210,000 rounds costs about a hundred
+ * milliseconds of a core, and logins run on the RPC workers that also answer
+ * GetPrincipal and ResolveApiKey on every authenticated request: without a
+ * bound, a flood of failed logins occupies every worker and stalls the
+ * platform. At most `slots` hashes run at once (0 = no bound, as in unit
+ * tests); a login that finds the gate full is refused at once, not queued,
+ * and the gateway sheds it with 503 + Retry-After. Call init once at start,
+ * before any worker runs. */
+void tm_password_gate_init(int slots);
+
+/* 1 when a slot was taken (leave it with tm_password_gate_leave), 0 when all
+ * are busy. Thread-safe. */
+int tm_password_gate_enter(void);
+void tm_password_gate_leave(void);
+
 /* The policy: at least 12 characters (code points), at most 256 bytes, and
  * not containing the local part of email (case-insensitively, when that part
  * has 3 or more characters). Returns NULL when password is acceptable, else

@@ -2,6 +2,7 @@
  * tm.c — tenant-manager's context and request helpers (tm.h).
  */
 #include "tm.h"
+#include "passwords.h"
 
 #include "platform/crypto.h"
 #include "platform/error.h"
@@ -18,6 +19,11 @@ void tm_init(tm_t *tm, sp_service_t *svc, sp_config_t *cfg)
     tm->pbkdf2_iterations = (uint32_t)sp_config_int(
         cfg, "SERPHONA_PBKDF2_ITERATIONS", TM_PBKDF2_MIN_ITERATIONS, TM_PBKDF2_MIN_ITERATIONS,
         100000000, "PBKDF2-HMAC-SHA256 rounds for new password hashes (at least 210000).");
+    tm_password_gate_init(sp_config_int(
+        cfg, "SERPHONA_LOGIN_HASH_CONCURRENCY", 2, 1, 256,
+        "Password hashes computed at once; logins past it are refused at once (the gateway "
+        "answers 503 + Retry-After), so RPC workers stay free for principal and API-key "
+        "lookups. Keep it below SERPHONA_RPC_WORKERS."));
     tm->invite_ttl_hours = sp_config_int(cfg, "SERPHONA_INVITE_TTL_HOURS", 72, 1, 24 * 30,
                                          "How long an invite token stays valid, in hours.");
     tm->purge_after_days =
