@@ -105,4 +105,4 @@ def test_login_flood_is_shed_and_lookups_stay_fast(api, tenants):
     latencies.sort()
     # Before the gates, 400 failed logins took this from 4 ms to 2.7 s; the
     # bound is generous for a loaded two-core machine.
-    assert latencies[len(latencies) // 2] < 1.0, latencies
+    assert latencies[len(latencies) // 2] < 1.5, latencies

@@ -10,12 +10,12 @@
 #include "tokens.h"
 
 #include "platform/error.h"
+#include "platform/gate.h"
 #include "platform/log.h"
 #include "platform/metrics.h"
 #include "platform/rpc.h"
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -56,18 +56,7 @@ static void unavailable(sp_request_t *req)
  * tenant-manager hashes the password (the call is synchronous), so past
  * SERPHONA_LOGIN_MAX_IN_FLIGHT they are shed with 503 + Retry-After and the
  * other threads stay free for everything else. Set once at registration. */
-static atomic_int s_logins_in_flight;
-static int s_max_logins_in_flight = 2;
-
-static int login_slot_take(void)
-{
-    int n = atomic_load(&s_logins_in_flight);
-    do {
-        if (n >= s_max_logins_in_flight)
-            return 0;
-    } while (!atomic_compare_exchange_weak(&s_logins_in_flight, &n, n + 1));
-    return 1;
-}
+static sp_gate_t s_logins = SP_GATE_INIT(2);
 
 static void shed_login(sp_request_t *req)
 {
@@ -198,12 +187,12 @@ static sp_handler_result_t login(sp_request_t *req, void *ud)
     if (!tenant)
         tenant = "";
 
-    if (!login_slot_take()) {
+    if (!sp_gate_enter(&s_logins)) {
         shed_login(req);
         return SP_HANDLER_DONE;
     }
     sp_handler_result_t done = login_checked(gw, req, tenant, email, password);
-    atomic_fetch_sub(&s_logins_in_flight, 1);
+    sp_gate_leave(&s_logins);
     return done;
 }
 
@@ -476,10 +465,12 @@ static sp_handler_result_t me(sp_request_t *req, void *ud)
 
 int gw_login_register(gw_t *gw)
 {
-    s_max_logins_in_flight = sp_config_int(
-        sp_service_config(gw->svc), "SERPHONA_LOGIN_MAX_IN_FLIGHT", 2, 1, 1024,
-        "Logins checked at once by this gateway; more are answered 503 login_busy with "
-        "Retry-After (each holds an HTTP thread, so keep it below SERPHONA_HTTP_THREADS).");
+    sp_gate_init(
+        &s_logins,
+        sp_config_int(
+            sp_service_config(gw->svc), "SERPHONA_LOGIN_MAX_IN_FLIGHT", 2, 1, 1024,
+            "Logins checked at once by this gateway; more are answered 503 login_busy with "
+            "Retry-After (each holds an HTTP thread, so keep it below SERPHONA_HTTP_THREADS)."));
     sp_router_t *r = sp_service_router(gw->svc);
     int rc = sp_router_add(r, "POST", "/v1/auth/login", NULL, login, gw);
     if (!rc)

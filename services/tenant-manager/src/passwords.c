@@ -3,12 +3,13 @@
  */
 #include "passwords.h"
 
+#include "platform/gate.h"
+
 #include "platform/crypto.h"
 #include "platform/error.h"
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <stdatomic.h>
 #include <string.h>
 #include <strings.h>
 
@@ -145,28 +146,19 @@ const char *tm_password_policy(const char *password, const char *email, const ch
 
 /* ---- the hashing gate --------------------------------------------------------- */
 
-static int gate_slots;       /* 0 = no bound; set once before the workers start */
-static atomic_int gate_used; /* hashes running now */
+static sp_gate_t hash_gate = SP_GATE_INIT(0);
 
 void tm_password_gate_init(int slots)
 {
-    gate_slots = slots > 0 ? slots : 0;
+    sp_gate_init(&hash_gate, slots);
 }
 
 int tm_password_gate_enter(void)
 {
-    if (gate_slots == 0)
-        return 1;
-    int used = atomic_load(&gate_used);
-    do {
-        if (used >= gate_slots)
-            return 0;
-    } while (!atomic_compare_exchange_weak(&gate_used, &used, used + 1));
-    return 1;
+    return sp_gate_enter(&hash_gate);
 }
 
 void tm_password_gate_leave(void)
 {
-    if (gate_slots != 0)
-        atomic_fetch_sub(&gate_used, 1);
+    sp_gate_leave(&hash_gate);
 }
