@@ -6,6 +6,8 @@
  * wastes the old copy but keeps every free a no-op until the arena goes.
  */
 #include "platform/request.h"
+#include "platform/text.h"
+#include "platform/json.h"
 #include "platform/error.h"
 
 #include <stdarg.h>
@@ -39,6 +41,7 @@ struct sp_request {
     size_t body_len;
     int64_t deadline;
     sp_auth_t *auth;
+    const char *encoding_problem; /* set while parsing the query */
     sp_response_t resp;
     void (*on_complete)(sp_request_t *, void *);
     void *on_complete_ud;
@@ -203,6 +206,9 @@ int sp_request_set_query(sp_request_t *req, const char *raw_query)
                 *eq = '\0';
             size_t nlen = url_decode(part, strlen(part));
             size_t vlen = url_decode(value, strlen(value));
+            if (!req->encoding_problem &&
+                (!sp_utf8_valid(part, nlen) || !sp_utf8_valid(value, vlen)))
+                req->encoding_problem = "a query parameter is not valid UTF-8 or holds a NUL";
             rc = pairs_add(req->arena, &req->query, part, nlen, value, vlen);
             if (rc)
                 return rc;
@@ -349,32 +355,72 @@ static void json_free(void *p)
     cJSON_Delete(p);
 }
 
+/* application/json, or a structured-syntax "+json" type (RFC 6839), with
+ * any parameters. */
+static int json_media_type(const char *ct)
+{
+    size_t n = strcspn(ct, ";");
+    while (n && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+        n--;
+    return (n == 16 && strncasecmp(ct, "application/json", 16) == 0) ||
+           (n > 5 && strncasecmp(ct + n - 5, "+json", 5) == 0);
+}
+
 int sp_request_json(sp_request_t *req, cJSON **out)
 {
     *out = NULL;
-    const char *end = NULL;
-    cJSON *json =
-        req->body_len ? cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, 0) : NULL;
-    if (!json) {
-        sp_response_error(&req->resp, 400, "invalid_json",
-                          req->body_len ? "the request body is not valid JSON"
-                                        : "a JSON request body is required");
+    const char *ct = sp_request_header(req, "Content-Type");
+    if (ct && !json_media_type(ct)) {
+        sp_response_error(&req->resp, 415, "unsupported_media_type",
+                          "the request body must be application/json");
         return SP_EINVAL;
     }
-    /* Trailing garbage after the value ("{}x") is malformed too. */
-    while (end && end < req->body + req->body_len &&
-           (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t'))
-        end++;
-    if (end && end < req->body + req->body_len) {
-        cJSON_Delete(json);
-        sp_response_error(&req->resp, 400, "invalid_json",
-                          "the request body has data after the JSON value");
+    if (!req->body_len) {
+        sp_response_error(&req->resp, 400, "invalid_json", "a JSON request body is required");
         return SP_EINVAL;
     }
-    if (sp_arena_defer(req->arena, json_free, json))
+    const char *why = NULL;
+    cJSON *json = NULL;
+    int rc = sp_json_parse(req->body, req->body_len, &json, &why);
+    if (rc == SP_EINVAL) {
+        sp_response_error(&req->resp, 400, "invalid_json", "the request body is not valid JSON: %s",
+                          why);
+        return rc;
+    }
+    if (rc != SP_OK || sp_arena_defer(req->arena, json_free, json)) {
+        sp_response_error(&req->resp, 500, "internal", "out of memory");
         return SP_ENOMEM;
+    }
     *out = json;
     return SP_OK;
+}
+
+int sp_request_json_object(sp_request_t *req, const char *const *allowed, cJSON **out)
+{
+    int rc = sp_request_json(req, out);
+    if (rc != SP_OK)
+        return rc;
+    if (!cJSON_IsObject(*out)) {
+        *out = NULL;
+        sp_response_error(&req->resp, 400, "invalid_request", "the body must be a JSON object");
+        return SP_EINVAL;
+    }
+    const char *unknown = sp_json_unknown_member(*out, allowed);
+    if (unknown) {
+        *out = NULL;
+        sp_response_error(&req->resp, 400, "unknown_field", "unknown field \"%.64s\"", unknown);
+        return SP_EINVAL;
+    }
+    return SP_OK;
+}
+
+const char *sp_request_encoding_problem(const sp_request_t *req)
+{
+    if (req->encoding_problem)
+        return req->encoding_problem;
+    if (req->path && !sp_utf8_valid(req->path, strlen(req->path)))
+        return "the path is not valid UTF-8";
+    return NULL;
 }
 
 const sp_auth_t *sp_request_auth(const sp_request_t *req)

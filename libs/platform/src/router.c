@@ -219,6 +219,11 @@ sp_handler_result_t sp_router_dispatch(const sp_router_t *router, sp_request_t *
 {
     sp_response_t *resp = sp_request_response(req);
     const char *path = sp_request_path(req);
+    const char *encoding = sp_request_encoding_problem(req);
+    if (encoding) {
+        sp_response_error(resp, 400, "invalid_encoding", "%s", encoding);
+        return SP_HANDLER_DONE;
+    }
     span_t segs[MAX_SEGMENTS + 1] = {{0}};
     size_t n_path = 0;
     if (path[0] == '/' && path[1] != '\0') {

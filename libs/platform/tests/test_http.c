@@ -49,13 +49,43 @@ static void test_post_json_echo(void **state)
 static void test_malformed_json_is_400(void **state)
 {
     char code[64];
-    reply_t r = http_do(g_fx.port, "POST", "/v1/echo", "{bad", 4, NULL);
+    const char *json[] = {"Content-Type: application/json", NULL};
+    reply_t r = http_do(g_fx.port, "POST", "/v1/echo", "{bad", 4, json);
     assert_int_equal(r.status, 400);
     assert_non_null(error_code(&r, code, sizeof code));
     assert_string_equal(code, "invalid_json");
     char rid[160];
     assert_non_null(reply_header(&r, "X-Request-Id", rid, sizeof rid));
     reply_free(&r);
+}
+
+/* The probe's findings at the HTTP layer: another Content-Type on a JSON
+ * route is 415, a second document or a NUL escape is 400, and a query
+ * parameter that decodes to invalid UTF-8 or a NUL never reaches a handler. */
+static void test_strict_bodies_and_encodings(void **state)
+{
+    char code[64];
+    reply_t r = http_do(g_fx.port, "POST", "/v1/echo", "{}", 2, NULL); /* curl: form type */
+    assert_int_equal(r.status, 415);
+    assert_string_equal(error_code(&r, code, sizeof code), "unsupported_media_type");
+    reply_free(&r);
+    const char *json[] = {"Content-Type: application/json; charset=utf-8", NULL};
+    const char *bad[] = {"{}{}", "{}xyz", "007", "\"a\\u0000b\"", "\xef\xbb\xbf{}"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        r = http_do(g_fx.port, "POST", "/v1/echo", bad[i], (long)strlen(bad[i]), json);
+        assert_int_equal(r.status, 400);
+        assert_string_equal(error_code(&r, code, sizeof code), "invalid_json");
+        reply_free(&r);
+    }
+    const char *queries[] = {"/v1/query?name=%ff%fe", "/v1/query?name=%c0%af",
+                             "/v1/query?name=%ed%a0%80", "/v1/query?name=UTC%00x",
+                             "/v1/query?n%00ame=x"};
+    for (size_t i = 0; i < sizeof queries / sizeof *queries; i++) {
+        r = http_get(g_fx.port, queries[i]);
+        assert_int_equal(r.status, 400);
+        assert_string_equal(error_code(&r, code, sizeof code), "invalid_encoding");
+        reply_free(&r);
+    }
 }
 
 static void test_query_decoding(void **state)
@@ -353,6 +383,7 @@ int main(void)
         cmocka_unit_test(test_traceparent_started_when_missing),
         cmocka_unit_test(test_access_log_has_trace),
         cmocka_unit_test(test_malformed_json_is_400),
+        cmocka_unit_test(test_strict_bodies_and_encodings),
         cmocka_unit_test(test_query_decoding),
         cmocka_unit_test(test_404_and_405_shapes),
         cmocka_unit_test(test_body_limit),

@@ -256,8 +256,9 @@ static void test_many_sequential(void **state)
         reply_free(&r);
     }
     curl_easy_cleanup(c);
+    const char *json[] = {"Content-Type: application/json", NULL};
     for (int i = 0; i < 50; i++) {
-        r = http_do(g_fx.port, "POST", "/v1/echo", "[1,2,3]", 7, NULL);
+        r = http_do(g_fx.port, "POST", "/v1/echo", "[1,2,3]", 7, json);
         assert_int_equal(r.status, 200);
         assert_string_equal(r.body, "[1,2,3]");
         reply_free(&r);

@@ -96,10 +96,25 @@ void sp_request_header_at(const sp_request_t *req, size_t i, const char **name, 
 /* The raw body (never NULL; "" when empty) and its length. */
 const char *sp_request_body(const sp_request_t *req, size_t *len);
 
-/* Parses the body as JSON into *out (owned by the arena, never freed by the
- * caller). Returns SP_EINVAL and writes a 400 "invalid_json" response when the
- * body is not JSON, so a handler can simply `return SP_HANDLER_DONE`. */
+/* Parses the body as strict JSON (platform/json.h: exactly one value, valid
+ * UTF-8, no \u0000) into *out (owned by the arena, never freed by the
+ * caller). On failure writes the response and returns non-zero, so a handler
+ * can simply `return SP_HANDLER_DONE`: 415 "unsupported_media_type" when a
+ * Content-Type other than application/json (or a +json type) was sent,
+ * 400 "invalid_json" naming what is wrong when the body is not strict JSON. */
 int sp_request_json(sp_request_t *req, cJSON **out);
+
+/* sp_request_json, then the body must be an object whose members are all in
+ * allowed (NULL-terminated): else 400 "invalid_request" ("the body must be a
+ * JSON object") or 400 "unknown_field" naming the first member not allowed.
+ * Same return contract as sp_request_json. */
+int sp_request_json_object(sp_request_t *req, const char *const *allowed, cJSON **out);
+
+/* NULL when every query parameter name and value and the path are valid
+ * UTF-8 without NUL (after percent-decoding), else a reason. The router
+ * answers 400 "invalid_encoding" for such a request before any handler, so
+ * no handler ever sees such a string. */
+const char *sp_request_encoding_problem(const sp_request_t *req);
 
 /* The caller's identity, or NULL when unauthenticated. */
 const sp_auth_t *sp_request_auth(const sp_request_t *req);

@@ -15,6 +15,11 @@
  * are checked with this before they reach a query. */
 int sp_uuid_valid(const char *s);
 
+/* 1 when the len bytes at s are valid UTF-8 (RFC 3629: shortest form only,
+ * no encoded surrogates, nothing past U+10FFFF) and hold no NUL byte, else
+ * 0. Every string that reaches a query or a stored row passes this. */
+int sp_utf8_valid(const char *s, size_t len);
+
 /* The one normalised form of an e-mail address, used wherever an address is
  * a key (login lookup, lockout counters, uniqueness): leading and trailing
  * blanks (spaces, tabs) removed, lowercased; 3 to 254 bytes, exactly one '@'
