@@ -485,8 +485,6 @@ int sp_tenants_lookup(sp_tenants_t *t, sp_arena_t *arena, const sp_tenants_query
         if (reply)
             freeReplyObject(reply);
     }
-    if (q->marker_key && !out->marker_checked)
-        sp_log_warn("%s not checked: Redis is unavailable", q->marker_key);
     out->marker_present = val[Q_MARKER] != NULL;
 
     const ProtobufCMessage *msg[Q_MARKER] = {0};

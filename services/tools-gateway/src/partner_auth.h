@@ -9,7 +9,8 @@
  *     are never authenticated again here;
  *   - on the public router (HTTP :8090) behind partner authentication:
  *       Authorization: Bearer <key>   or   X-Api-Key: <key>
- *     The key is resolved with tenant-manager.ResolveApiKey and the reply
+ *     The key is resolved with tenant-manager.ResolveApiKey through the
+ *     platform's tenant client (platform/tenant_client.h) and the reply
  *     cached in Redis under sp:apikey:<hex SHA-256 of the whole key> (never
  *     the key itself; it is also the hex of tenant.api_keys.secret_hash, so
  *     tenant-manager can DEL it when the key is revoked or its tenant
@@ -44,7 +45,8 @@ int tg_route_add(tg_t *tg, const char *method, const char *pattern, const char *
 /* Frees the route records (tg_cleanup calls it). */
 void tg_routes_free(tg_t *tg);
 
-/* The Redis cache key of an API key: "sp:apikey:" + hex SHA-256(key). */
+/* The Redis cache key of an API key: "sp:apikey:" + hex SHA-256(key)
+ * (sp_tenants_api_key_key; kept for the tests that plant keys). */
 void tg_api_key_cache_key(const char *key, char out[10 + 64 + 1]);
 
 #endif
