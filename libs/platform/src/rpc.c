@@ -153,4 +153,5 @@ void sp_rpc_auth_to_proto(const sp_auth_t *auth, Serphona__Rpc__V1__AuthContext 
     out->n_roles = auth->n_roles;
     out->scopes = (char **)auth->scopes;
     out->n_scopes = auth->n_scopes;
+    out->timezone = (char *)(auth->timezone ? auth->timezone : "");
 }

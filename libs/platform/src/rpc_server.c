@@ -135,6 +135,7 @@ static void auth_from_envelope(const Serphona__Rpc__V1__AuthContext *ctx, sp_aut
     auth->n_roles = ctx->n_roles;
     auth->scopes = (const char **)ctx->scopes;
     auth->n_scopes = ctx->n_scopes;
+    auth->timezone = ctx->timezone && ctx->timezone[0] ? ctx->timezone : NULL;
 }
 
 /* Completion of a forwarded HTTP request whose handler went asynchronous.

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define DEFAULT_TIMEOUT_MS 2000
 #define DEFAULT_TTL_S      30
@@ -74,6 +75,8 @@ struct sp_tenants {
 
     pthread_mutex_t mu; /* the table, the queue, the thread */
     pthread_cond_t cond;
+    pthread_cond_t landed; /* a refresh ended (monotonic clock) */
+    int64_t inflight_ms;   /* when the refresh under way began; 0 = none */
     pentry_t **buckets;
     size_t n_buckets, count;
     uint64_t versions;
@@ -146,8 +149,13 @@ sp_tenants_t *sp_tenants_new(const sp_tenants_opts_t *opts)
         free(t);
         return NULL;
     }
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_mutex_init(&t->mu, NULL);
     pthread_cond_init(&t->cond, NULL);
+    pthread_cond_init(&t->landed, &ca);
+    pthread_condattr_destroy(&ca);
     return t;
 }
 
@@ -178,6 +186,7 @@ void sp_tenants_destroy(sp_tenants_t **self_p)
         }
     free(t->buckets);
     pthread_cond_destroy(&t->cond);
+    pthread_cond_destroy(&t->landed);
     pthread_mutex_destroy(&t->mu);
     free(t);
 }
@@ -347,6 +356,22 @@ static int get(sp_tenants_t *t, sp_arena_t *arena, sp_tenants_kind_t kind, const
         return rc;
     fill(t, arena, key, msg, t->o.cache_ttl_s);
     *out = msg;
+    return SP_OK;
+}
+
+int sp_tenants_cached(sp_tenants_t *t, sp_arena_t *arena, sp_tenants_kind_t kind, const char *id,
+                      const char *user_id, const ProtobufCMessage **out)
+{
+    char key[SP_TENANTS_KEY_MAX];
+    const char *val = NULL;
+    size_t len = 0;
+    if (!sp_tenants_key(key, kind, id, user_id))
+        return SP_EINVAL;
+    int hit = cached(t, arena, kind, key, &val, &len);
+    if (hit < 0)
+        return hit;
+    if (!hit || !(*out = sp_rpc_unpack(arena, KINDS[kind].desc, (const uint8_t *)val, len)))
+        return SP_ENOTFOUND;
     return SP_OK;
 }
 
@@ -602,6 +627,8 @@ static void refresh(sp_tenants_t *t, const job_t *job)
             e->retry_ms = now + t->o.backoff_ms; /* the last known value stands */
         }
     }
+    t->inflight_ms = 0;
+    pthread_cond_broadcast(&t->landed);
     pthread_mutex_unlock(&t->mu);
     atomic_fetch_add(&t->refreshes, 1);
     sp_arena_destroy(&arena);
@@ -619,6 +646,7 @@ static void *refresher_main(void *arg)
         job_t job = t->queue[t->q_head];
         t->q_head = (t->q_head + 1) % QUEUE_LEN;
         t->q_len--;
+        t->inflight_ms = sp_clock_mono_ms();
         pthread_mutex_unlock(&t->mu);
         refresh(t, &job);
         pthread_mutex_lock(&t->mu);
@@ -682,6 +710,32 @@ int sp_tenants_peek(sp_tenants_t *t, sp_arena_t *arena, sp_tenants_kind_t kind,
     if (version)
         *version = ver;
     return SP_OK;
+}
+
+int sp_tenants_peek_wait(sp_tenants_t *t, sp_arena_t *arena, sp_tenants_kind_t kind,
+                         const char *tenant_id, const ProtobufCMessage **out, uint64_t *version,
+                         int wait_ms)
+{
+    int rc = sp_tenants_peek(t, arena, kind, tenant_id, out, version);
+    if (rc != SP_EUNAVAILABLE || wait_ms <= 0 || atomic_load(&t->failing))
+        return rc;
+    int64_t now = sp_clock_mono_ms();
+    int64_t until = now + wait_ms;
+    if (now < atomic_load(&t->skip_until_ms))
+        return rc;
+    pthread_mutex_lock(&t->mu);
+    for (;;) {
+        pentry_t *e = find(t, kind, tenant_id);
+        now = sp_clock_mono_ms();
+        if (!e || !e->queued || t->stop || now >= until ||
+            (t->inflight_ms && now - t->inflight_ms >= wait_ms))
+            break;
+        struct timespec ts = {.tv_sec = (time_t)(until / 1000),
+                              .tv_nsec = (long)(until % 1000) * 1000000L};
+        pthread_cond_timedwait(&t->landed, &t->mu, &ts);
+    }
+    pthread_mutex_unlock(&t->mu);
+    return sp_tenants_peek(t, arena, kind, tenant_id, out, version);
 }
 
 void sp_tenants_forget(sp_tenants_t *t, const char *tenant_id)

@@ -307,6 +307,13 @@ static void test_cache_hit_miss_invalidation(void **state)
     assert_int_equal(sp_tenants_origins(t, arena, &orig), 0);
     assert_int_equal(sp_tenants_taxonomy(t, arena, TA, &tax), 0);
     assert_int_equal(atomic_load(&F.calls), 6);
+    /* Cached only: never asks. */
+    const ProtobufCMessage *cm = NULL;
+    assert_int_equal(sp_tenants_cached(t, arena, SP_TENANTS_STATE, TA, NULL, &cm), 0);
+    assert_string_equal(((const sp_tenants_state_t *)cm)->timezone, "America/Sao_Paulo");
+    assert_int_equal(sp_tenants_cached(t, arena, SP_TENANTS_STATE, UNKNOWN, NULL, &cm),
+                     SP_ENOTFOUND);
+    assert_int_equal(atomic_load(&F.calls), 6);
     /* An unknown tenant's taxonomy: SP_ENOTFOUND, and nothing cached. */
     assert_int_equal(sp_tenants_taxonomy(t, arena, UNKNOWN, &tax), SP_ENOTFOUND);
     assert_int_equal(ttl_of(sp_tenants_key(key, SP_TENANTS_TAXONOMY, UNKNOWN, NULL)), -2);
@@ -493,6 +500,29 @@ static void test_peek_never_waits(void **state)
     assert_int_equal(peek_until(t, arena, SP_TENANTS_STATE, TA, &m, NULL, 3000), 0);
     assert_string_equal(((const sp_tenants_state_t *)m)->timezone, "Europe/Lisbon");
     assert_int_equal(sp_tenants_peek(t, arena, SP_TENANTS_PRINCIPAL, TA, &m, NULL), SP_EINVAL);
+    sp_tenants_destroy(&t);
+
+    /* peek_wait: a first use waits for the refresh while tenant-manager
+     * answers... */
+    t = sp_tenants_new(&o);
+    sp_redis_cache_del(F.redis, sp_tenants_key(key, SP_TENANTS_TAXONOMY, TA, NULL));
+    assert_int_equal(sp_tenants_peek_wait(t, arena, SP_TENANTS_TAXONOMY, TA, &m, NULL, 3000), 0);
+    assert_string_equal(((const sp_tenants_taxonomy_t *)m)->json, F.tax);
+    sp_tenants_destroy(&t);
+    /* ...and while it hangs, only the first new tenant waits (bounded). */
+    t = sp_tenants_new(&o);
+    atomic_store(&F.delay_ms, 1500);
+    sp_redis_cache_del(F.redis, sp_tenants_key(key, SP_TENANTS_STATE, TA, NULL));
+    int64_t w0 = sp_clock_mono_ms();
+    assert_int_equal(sp_tenants_peek_wait(t, arena, SP_TENANTS_STATE, TA, &m, NULL, 200),
+                     SP_EUNAVAILABLE);
+    int64_t waited = sp_clock_mono_ms() - w0;
+    assert_true(waited >= 150 && waited < 600);
+    w0 = sp_clock_mono_ms();
+    assert_int_equal(sp_tenants_peek_wait(t, arena, SP_TENANTS_STATE, UNKNOWN, &m, NULL, 200),
+                     SP_EUNAVAILABLE);
+    assert_true(sp_clock_mono_ms() - w0 < 50);
+    atomic_store(&F.delay_ms, 0);
     assert_int_equal(sp_tenants_peek(t, arena, SP_TENANTS_STATE, "", &m, NULL), SP_EINVAL);
     sp_arena_destroy(&arena);
     sp_tenants_destroy(&t);

@@ -159,6 +159,7 @@ static gw_auth_result_t from_token(const gw_t *gw, sp_request_t *req, const char
     caller->principal = found.principal;
     caller->tenant = found.tenant;
     caller->limits = found.limits;
+    caller->auth.timezone = found.tenant ? found.tenant->timezone : NULL;
     if (!caller->caller_key) {
         sp_response_error(sp_request_response(req), 500, "internal", "out of memory");
         return GW_AUTH_REFUSED;
@@ -219,6 +220,7 @@ static gw_auth_result_t from_api_key(const gw_t *gw, sp_request_t *req, const ch
         return GW_AUTH_REFUSED;
     caller->tenant = found.tenant;
     caller->limits = found.limits;
+    caller->auth.timezone = found.tenant ? found.tenant->timezone : NULL;
     return GW_AUTH_OK;
 }
 

@@ -132,6 +132,12 @@ int sp_tenants_taxonomy(sp_tenants_t *t, sp_arena_t *arena, const char *tenant_i
 int sp_tenants_resolve_api_key(sp_tenants_t *t, sp_arena_t *arena, const char *key, int cache_s,
                                const sp_tenants_api_key_t **out);
 
+/* The cached value of kind only (the in-process layer, then Redis), never
+ * asking tenant-manager: 0 with *out (in arena), SP_ENOTFOUND when nothing
+ * is cached, SP_EINVAL, SP_ENOMEM. */
+int sp_tenants_cached(sp_tenants_t *t, sp_arena_t *arena, sp_tenants_kind_t kind, const char *id,
+                      const char *user_id, const ProtobufCMessage **out);
+
 /* What an authenticated request needs, in one Redis round trip (MGET of
  * every key the in-process layer lacks): */
 typedef struct {
@@ -169,6 +175,16 @@ int sp_tenants_lookup(sp_tenants_t *t, sp_arena_t *arena, const sp_tenants_query
  * keep something derived from it (a parsed taxonomy). */
 int sp_tenants_peek(sp_tenants_t *t, sp_arena_t *arena, sp_tenants_kind_t kind,
                     const char *tenant_id, const ProtobufCMessage **out, uint64_t *version);
+
+/* As sp_tenants_peek, but when nothing is known yet and tenant-manager has
+ * been answering, waits up to wait_ms for the refresh queued for tenant_id,
+ * so a tenant's first use normally sees its real value. It does not wait
+ * while tenant-manager is failing or backed off, nor while another refresh
+ * has been under way longer than wait_ms (tenant-manager hangs): an outage
+ * costs at most one such wait per RPC deadline, not one per tenant. */
+int sp_tenants_peek_wait(sp_tenants_t *t, sp_arena_t *arena, sp_tenants_kind_t kind,
+                         const char *tenant_id, const ProtobufCMessage **out, uint64_t *version,
+                         int wait_ms);
 
 /* Marks tenant_id's peeked values stale (NULL: every tenant's), for a change
  * event: the next peek queues a refresh and answers the last known value
