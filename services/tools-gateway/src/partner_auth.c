@@ -180,7 +180,6 @@ int tg_route_add(tg_t *tg, const char *method, const char *pattern, const char *
 
 void tg_routes_free(tg_t *tg)
 {
-    sp_tenants_destroy(&tg->tenants);
     while (tg->routes) {
         tg_route_t *next = tg->routes->next;
         free(tg->routes->permission);

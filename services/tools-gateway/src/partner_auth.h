@@ -33,8 +33,9 @@
 
 #include "tg.h"
 
-/* Creates tg->public_router with its catch-all into tg->router. Returns 0
- * or SP_ENOMEM. */
+/* Creates tg->public_router with its catch-all into tg->router, and
+ * tg->tenants (the API key resolver over tg->tenant_manager and the Redis
+ * pool; tg_cleanup frees both). Returns 0 or SP_ENOMEM. */
 int tg_public_router_init(tg_t *tg);
 
 /* Registers fn (called with ud = tg) for method + pattern on both routers,
