@@ -336,29 +336,6 @@ static int cached(sp_tenants_t *t, sp_arena_t *arena, sp_tenants_kind_t kind, co
     return *val ? 1 : SP_ENOMEM;
 }
 
-/* The synchronous read of every kind but API keys. */
-static int get(sp_tenants_t *t, sp_arena_t *arena, sp_tenants_kind_t kind, const char *id,
-               const char *user_id, const ProtobufCMessage **out)
-{
-    char key[SP_TENANTS_KEY_MAX];
-    const char *val = NULL;
-    size_t len = 0;
-    if (!sp_tenants_key(key, kind, id, user_id))
-        return SP_EINVAL;
-    int hit = cached(t, arena, kind, key, &val, &len);
-    if (hit < 0)
-        return hit;
-    if (hit && (*out = sp_rpc_unpack(arena, KINDS[kind].desc, (const uint8_t *)val, len)))
-        return SP_OK;
-    ProtobufCMessage *msg = NULL;
-    int rc = ask(t, arena, kind, id, user_id, &msg);
-    if (rc != SP_OK)
-        return rc;
-    fill(t, arena, key, msg, t->o.cache_ttl_s);
-    *out = msg;
-    return SP_OK;
-}
-
 int sp_tenants_cached(sp_tenants_t *t, sp_arena_t *arena, sp_tenants_kind_t kind, const char *id,
                       const char *user_id, const ProtobufCMessage **out)
 {
@@ -372,6 +349,23 @@ int sp_tenants_cached(sp_tenants_t *t, sp_arena_t *arena, sp_tenants_kind_t kind
         return hit;
     if (!hit || !(*out = sp_rpc_unpack(arena, KINDS[kind].desc, (const uint8_t *)val, len)))
         return SP_ENOTFOUND;
+    return SP_OK;
+}
+
+/* The synchronous read of every kind but API keys: the caches, then
+ * tenant-manager, whose answer fills Redis. */
+static int get(sp_tenants_t *t, sp_arena_t *arena, sp_tenants_kind_t kind, const char *id,
+               const char *user_id, const ProtobufCMessage **out)
+{
+    char key[SP_TENANTS_KEY_MAX];
+    int rc = sp_tenants_cached(t, arena, kind, id, user_id, out);
+    if (rc != SP_ENOTFOUND)
+        return rc;
+    ProtobufCMessage *msg = NULL;
+    if ((rc = ask(t, arena, kind, id, user_id, &msg)) != SP_OK)
+        return rc;
+    fill(t, arena, sp_tenants_key(key, kind, id, user_id), msg, t->o.cache_ttl_s);
+    *out = msg;
     return SP_OK;
 }
 
