@@ -70,7 +70,8 @@ struct sp_tenants {
     sp_tenants_l1_t l1;
     int has_l1;
     _Atomic int64_t skip_until_ms; /* back-off: monotonic */
-    atomic_int failing;            /* logged the current outage already */
+    atomic_int failing;            /* the last call failed: an outage is on */
+    atomic_int probing;            /* during an outage, the one call let through */
     _Atomic uint64_t rpcs, skipped, refreshes;
 
     pthread_mutex_t mu; /* the table, the queue, the thread */
@@ -262,10 +263,19 @@ static int ask(sp_tenants_t *t, sp_arena_t *arena, sp_tenants_kind_t kind, const
         atomic_fetch_add(&t->skipped, 1);
         return SP_EUNAVAILABLE;
     }
+    /* During an outage, once the back-off ended, one call probes and the
+     * others still fail at once rather than each waiting a deadline. */
+    int probe = atomic_load(&t->failing);
+    if (probe && atomic_exchange(&t->probing, 1)) {
+        atomic_fetch_add(&t->skipped, 1);
+        return SP_EUNAVAILABLE;
+    }
     atomic_fetch_add(&t->rpcs, 1);
     ProtobufCMessage *reply = NULL;
     int rc = sp_rpc_client_call_typed(t->o.tm, KINDS[kind].method, NULL, in, KINDS[kind].desc,
                                       t->o.timeout_ms, &reply);
+    if (probe)
+        atomic_store(&t->probing, 0);
     if (rc == SP_ETIMEDOUT || rc == SP_EUNAVAILABLE || rc == SP_ESHUTDOWN) {
         atomic_store(&t->skip_until_ms, sp_clock_mono_ms() + t->o.backoff_ms);
         if (!atomic_exchange(&t->failing, 1))
@@ -275,14 +285,14 @@ static int ask(sp_tenants_t *t, sp_arena_t *arena, sp_tenants_kind_t kind, const
             sp_log_debug("%s failed: %s", KINDS[kind].method, sp_strerror(rc));
         return SP_EUNAVAILABLE;
     }
+    if (atomic_exchange(&t->failing, 0))
+        sp_log_info("tenant-manager answers again");
     if (rc == SP_ENOTFOUND || rc == SP_ENOMEM)
         return rc;
     if (rc != SP_OK) {
         sp_log_warn("%s failed: %s", KINDS[kind].method, sp_strerror(rc));
         return SP_EUNAVAILABLE;
     }
-    if (atomic_exchange(&t->failing, 0))
-        sp_log_info("tenant-manager answers again");
     if (sp_arena_defer(arena, free_message, reply) != 0) {
         protobuf_c_message_free_unpacked(reply, NULL);
         return SP_ENOMEM;

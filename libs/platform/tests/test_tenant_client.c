@@ -23,6 +23,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -394,6 +395,15 @@ static void test_lookup_one_round_trip(void **state)
     sp_tenants_destroy(&t);
 }
 
+static void *probe_main(void *arg)
+{
+    sp_arena_t *arena = sp_arena_new();
+    const sp_tenants_limits_t *l = NULL;
+    assert_int_equal(sp_tenants_limits(arg, arena, TA, &l), SP_EUNAVAILABLE);
+    sp_arena_destroy(&arena);
+    return NULL;
+}
+
 static void test_backoff(void **state)
 {
     char ep[64];
@@ -421,8 +431,17 @@ static void test_backoff(void **state)
     assert_int_equal(sp_tenants_state(filler, arena, TA, &cached), 0);
     assert_int_equal(sp_tenants_state(t, arena, TA, &st), 0);
     assert_string_equal(st->timezone, "Europe/Lisbon");
-    /* After the back-off, tenant-manager is tried again. */
+    /* After the back-off, one call probes tenant-manager while the others
+     * still fail at once. */
     sleep_ms(900);
+    pthread_t prober;
+    assert_int_equal(pthread_create(&prober, NULL, probe_main, t), 0);
+    sleep_ms(50);
+    t0 = sp_clock_mono_ms();
+    const sp_tenants_limits_t *l2 = NULL;
+    assert_int_equal(sp_tenants_limits(t, arena, UNKNOWN, &l2), SP_EUNAVAILABLE);
+    assert_true(sp_clock_mono_ms() - t0 < 100);
+    pthread_join(prober, NULL);
     const sp_tenants_limits_t *l = NULL;
     assert_int_equal(sp_tenants_limits(t, arena, TA, &l), SP_EUNAVAILABLE);
     sp_tenants_stats(t, &s);

@@ -9,7 +9,8 @@
  * API key at most SP_TENANTS_NEGATIVE_TTL_S), the fill on a miss, and the
  * back-off after tenant-manager failed to answer (for backoff_ms every call
  * that would need it fails at once with SP_EUNAVAILABLE instead of waiting
- * out one RPC deadline per request).
+ * out one RPC deadline per request; after that one call probes while the
+ * others keep failing at once, until tenant-manager answers again).
  *
  * Two ways to read:
  *   - synchronous (sp_tenants_principal, _state, _limits, _origins,
