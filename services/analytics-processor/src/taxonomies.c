@@ -34,6 +34,7 @@ struct ap_taxonomies {
     int ttl_s;
     int retry_s;         /* the default stands in this long after a failure */
     int failing;         /* the last lookup failed: later failures log at debug */
+    int peeking;         /* the source is the platform client's non-blocking read */
     sp_tenants_t *owned; /* the service's source (ud), freed with the cache */
     entry_t *entries;
     size_t n;
@@ -73,7 +74,7 @@ static void lookup_failed(ap_taxonomies_t *self, const char *tenant_id, const ch
 {
     /* The service's source answers "not known yet" while its refresher
      * works; the platform client logs tenant-manager's outages itself. */
-    if (!self->failing && !self->owned)
+    if (!self->failing && !self->peeking)
         sp_log_warn("taxonomies: cannot get tenant %s's taxonomy (%s); the default applies "
                     "until tenant-manager answers",
                     tenant_id, why);
@@ -176,20 +177,34 @@ static int fetch_peek(const char *tenant_id, char **json, int *customized, void 
     return rc;
 }
 
+static int read_s_of(int ttl_s)
+{
+    return ttl_s > PEEK_READ_S ? PEEK_READ_S : 1;
+}
+
+ap_taxonomies_t *ap_taxonomies_new_tenants(sp_tenants_t *tenants, int ttl_s)
+{
+    ap_taxonomies_t *self = ap_taxonomies_new(fetch_peek, tenants, read_s_of(ttl_s));
+    if (self) {
+        self->retry_s = 1; /* the refresher's answer is picked up at once */
+        self->peeking = 1;
+    }
+    return self;
+}
+
 ap_taxonomies_t *ap_taxonomies_new_service(sp_service_t *svc, int ttl_s)
 {
-    int read_s = ttl_s > PEEK_READ_S ? PEEK_READ_S : 1;
+    int read_s = read_s_of(ttl_s);
     sp_tenants_opts_t o = {.tm = sp_service_client(svc, "tenant-manager"),
                            .svc = svc,
                            .timeout_ms = FETCH_TIMEOUT_MS,
                            .peek_refresh_ms = ttl_s > read_s ? (ttl_s - read_s) * 1000 : 1000};
     sp_tenants_t *tenants = sp_tenants_new(&o);
-    ap_taxonomies_t *self = tenants ? ap_taxonomies_new(fetch_peek, tenants, read_s) : NULL;
+    ap_taxonomies_t *self = tenants ? ap_taxonomies_new_tenants(tenants, ttl_s) : NULL;
     if (!self) {
         sp_tenants_destroy(&tenants);
         return NULL;
     }
     self->owned = tenants;
-    self->retry_s = 1; /* the refresher's answer is picked up at once */
     return self;
 }

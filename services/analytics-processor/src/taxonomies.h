@@ -30,6 +30,7 @@
 
 #include "nlp/taxonomy.h"
 #include "platform/service.h"
+#include "platform/tenant_client.h"
 
 typedef struct ap_taxonomies ap_taxonomies_t;
 
@@ -55,5 +56,9 @@ const nlp_taxonomy_t *ap_taxonomies_get(ap_taxonomies_t *self, const char *tenan
  * client of tenant-manager (and its Redis pool, when it uses one), owned by
  * the cache; its lookups never block. NULL when out of memory. */
 ap_taxonomies_t *ap_taxonomies_new_service(sp_service_t *svc, int ttl_s);
+
+/* The same over a tenant client of the caller's (borrowed: it must outlive
+ * the cache), for tests. NULL when out of memory. */
+ap_taxonomies_t *ap_taxonomies_new_tenants(sp_tenants_t *tenants, int ttl_s);
 
 #endif
