@@ -134,9 +134,9 @@ int ap_retention_run_once(sp_ch_t *ch, ap_retention_days_fn days, void *ud, int6
 
 struct ap_retention {
     sp_service_t *svc;
-    sp_ch_t *ch;           /* the service's, from the start hook on */
+    sp_ch_t *ch;      /* the service's, from the start hook on */
     sp_tenants_t *tm; /* tenant-manager through the platform client */
-    int lookup;            /* ask tenant-manager */
+    int lookup;       /* ask tenant-manager */
     int default_days;
     int interval_s;
     pthread_t thread;
