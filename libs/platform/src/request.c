@@ -270,6 +270,8 @@ int sp_request_set_auth(sp_request_t *req, const sp_auth_t *auth)
     a->n_roles = a->roles ? auth->n_roles : 0;
     a->scopes = copy_strv(req->arena, auth->scopes, auth->n_scopes);
     a->n_scopes = a->scopes ? auth->n_scopes : 0;
+    a->timezone =
+        auth->timezone && *auth->timezone ? sp_arena_strdup(req->arena, auth->timezone) : NULL;
     if (!a->subject || (auth->n_roles && !a->roles) || (auth->n_scopes && !a->scopes))
         return SP_ENOMEM;
     req->auth = a;

@@ -157,6 +157,7 @@ void sp_rpc_auth_to_proto(const sp_auth_t *auth, Serphona__Rpc__V1__AuthContext 
     out->n_roles = auth->n_roles;
     out->scopes = (char **)auth->scopes;
     out->n_scopes = auth->n_scopes;
+    out->timezone = (char *)(auth->timezone ? auth->timezone : "");
 }
 
 void sp_rpc_auth_from_proto(const Serphona__Rpc__V1__AuthContext *ctx, sp_auth_t *auth)
@@ -168,6 +169,7 @@ void sp_rpc_auth_from_proto(const Serphona__Rpc__V1__AuthContext *ctx, sp_auth_t
     auth->n_roles = ctx->n_roles;
     auth->scopes = (const char **)ctx->scopes;
     auth->n_scopes = ctx->n_scopes;
+    auth->timezone = ctx->timezone && ctx->timezone[0] ? ctx->timezone : NULL;
 }
 
 /* czmq's zsys_init installs SIGINT/SIGTERM handlers that merely set a flag,

@@ -221,8 +221,7 @@ ap_processor_t *ap_processor_new(sp_service_t *svc)
     p->publish_timeout_ms =
         sp_config_int(cfg, "SERPHONA_PROCESSOR_PUBLISH_TIMEOUT_MS", 15000, 100, 600000,
                       "How long a flush waits for the broker to acknowledge its events.");
-    p->taxonomies = ap_taxonomies_new(ap_taxonomy_fetch_rpc,
-                                      sp_service_client(svc, "tenant-manager"), TAXONOMY_TTL_S);
+    p->taxonomies = ap_taxonomies_new_service(svc, TAXONOMY_TTL_S);
     p->batch = ap_batch_new();
     p->pub = ap_publisher_new();
     p->topic_dlq = sp_service_topic(svc, SP_EVENTS_TOPIC_INTERACTIONS_DLQ);

@@ -14,9 +14,8 @@
 #include "platform/error.h"
 #include "platform/log.h"
 #include "platform/metrics.h"
-#include "platform/rpc.h"
-#include "tenant.pb-c.h"
-#include "validate.h"
+#include "platform/tenant_client.h"
+#include "platform/text.h"
 
 #define FIRST_PASS_MAX_S  60
 #define LOOKUP_TIMEOUT_MS 2000
@@ -40,7 +39,7 @@ int64_t ap_retention_cutoff(int64_t now_s, int days)
 int ap_retention_where_add(sp_buf_t *where, const char *tenant, const char *column,
                            int64_t cutoff_s)
 {
-    if (!ap_is_uuid(tenant))
+    if (!sp_uuid_valid(tenant))
         return SP_EINVAL;
     sp_buf_appendf(where, "%s(tenant_id = '%s' AND %s < toDateTime(%" PRId64 "))",
                    sp_buf_len(where) ? " OR " : "", tenant, column, cutoff_s);
@@ -92,7 +91,7 @@ int ap_retention_run_once(sp_ch_t *ch, ap_retention_days_fn days, void *ud, int6
             continue;
         *tab = '\0';
         int64_t oldest = strtoll(tab + 1, NULL, 10);
-        if (!ap_is_uuid(line))
+        if (!sp_uuid_valid(line))
             continue;
         /* One small RPC per tenant per pass; a pass runs hourly. */
         int d = days(line, ud);
@@ -135,9 +134,9 @@ int ap_retention_run_once(sp_ch_t *ch, ap_retention_days_fn days, void *ud, int6
 
 struct ap_retention {
     sp_service_t *svc;
-    sp_ch_t *ch;         /* the service's, from the start hook on */
-    sp_rpc_client_t *tm; /* owned by the service */
-    int lookup;          /* ask tenant-manager */
+    sp_ch_t *ch;      /* the service's, from the start hook on */
+    sp_tenants_t *tm; /* tenant-manager through the platform client */
+    int lookup;       /* ask tenant-manager */
     int default_days;
     int interval_s;
     pthread_t thread;
@@ -149,29 +148,25 @@ struct ap_retention {
     sp_counter_t *tenants;
 };
 
+/* A tenant's days. Off the stream's path (the pass thread), so it may wait
+ * for tenant-manager; after a failure the client backs off, so the rest of
+ * the pass skips at once instead of waiting once per tenant. */
 static int tenant_days(const char *tenant_id, void *ud)
 {
     ap_retention_t *r = ud;
-    Serphona__Tenant__V1__GetTenantStateRequest in =
-        SERPHONA__TENANT__V1__GET_TENANT_STATE_REQUEST__INIT;
-    ProtobufCMessage *out = NULL;
-    int days;
+    const sp_tenants_state_t *st = NULL;
 
     if (!r->lookup)
         return r->default_days;
-    if (!r->tm)
-        return 0;
-    in.tenant_id = (char *)tenant_id;
-    int rc = sp_rpc_client_call_typed(r->tm, "tenant-manager.GetTenantState", NULL, &in.base,
-                                      &serphona__tenant__v1__tenant_state__descriptor,
-                                      LOOKUP_TIMEOUT_MS, &out);
+    sp_arena_t *arena = sp_arena_new();
+    int rc = arena ? sp_tenants_state(r->tm, arena, tenant_id, &st) : SP_ENOMEM;
+    int days = rc == SP_OK ? st->retention_days : 0;
+    sp_arena_destroy(&arena);
     if (rc != SP_OK) {
         sp_log_warn("retention: cannot get tenant %s's retention (%s); skipping it this pass",
                     tenant_id, sp_strerror(rc));
         return 0;
     }
-    days = ((Serphona__Tenant__V1__TenantState *)out)->retention_days;
-    protobuf_c_message_free_unpacked(out, NULL);
     return days > 0 ? days : r->default_days;
 }
 
@@ -249,8 +244,16 @@ ap_retention_t *ap_retention_new(sp_service_t *svc)
     r->lookup = sp_config_bool(cfg, "SERPHONA_RETENTION_TENANT_LOOKUP", 1,
                                "Ask tenant-manager for each tenant's retention (else the "
                                "default applies to all).");
-    if (r->lookup)
-        r->tm = sp_service_client(svc, "tenant-manager");
+    if (r->lookup) {
+        sp_tenants_opts_t o = {.tm = sp_service_client(svc, "tenant-manager"),
+                               .svc = svc,
+                               .timeout_ms = LOOKUP_TIMEOUT_MS,
+                               .backoff_ms = 60000};
+        if (!(r->tm = sp_tenants_new(&o))) {
+            ap_retention_destroy(&r);
+            return NULL;
+        }
+    }
     r->runs = sp_counter_new("serphona_processor_retention_runs_total",
                              "Retention passes, by result.", 1, "result");
     r->tenants = sp_counter_new("serphona_processor_retention_tenants_total",
@@ -271,6 +274,7 @@ void ap_retention_destroy(ap_retention_t **self_p)
         return;
     *self_p = NULL;
     retention_stop(r);
+    sp_tenants_destroy(&r->tm);
     pthread_cond_destroy(&r->cond);
     pthread_mutex_destroy(&r->mtx);
     free(r);

@@ -20,8 +20,10 @@
  * 0 there means "platform default" = SERPHONA_RETENTION_DAYS_DEFAULT). When
  * tenant-manager cannot be asked, the lookup fails soft: that tenant is
  * skipped this pass — data is never deleted on a guess — and the stream is
- * not affected. With SERPHONA_RETENTION_TENANT_LOOKUP=false (deployments
- * without tenant-manager) every tenant gets the default.
+ * not affected; the platform tenant client (platform/tenant_client.h) then
+ * backs off, so the rest of the pass skips without waiting per tenant. With
+ * SERPHONA_RETENTION_TENANT_LOOKUP=false (deployments without tenant-manager) every tenant gets the
+ * default.
  */
 #ifndef AP_RETENTION_H
 #define AP_RETENTION_H

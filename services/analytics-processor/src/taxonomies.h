@@ -1,16 +1,24 @@
 /*
  * taxonomies.h — each tenant's topic and intent taxonomy for the analysis,
- * fetched from tenant-manager (tenant-manager.GetTaxonomy) and kept parsed in
- * memory.
+ * from tenant-manager (tenant-manager.GetTaxonomy), kept parsed in memory.
  *
- * A tenant's taxonomy is cached for ttl_s seconds (the processor uses 60):
- * a change made through the API applies to interactions analysed at most
- * that long after it. When tenant-manager
- * cannot be reached (or answers with something libnlp refuses), the default
- * taxonomy applies to that tenant for a short while (10 s at most) and the
- * lookup is tried again; the first failure after a success is logged at warn
- * level, the rest at debug, so an outage does not flood the log. An unknown
- * tenant gets the default taxonomy.
+ * The analysis never waits for it. In the service the source is the
+ * platform tenant client's non-blocking read (platform/tenant_client.h:
+ * sp_tenants_peek_wait): a background thread asks tenant-manager; a tenant
+ * seen for the first time waits up to half a second for that answer, but
+ * only while tenant-manager has been answering — when it fails, hangs or is
+ * backed off, the tenant is analysed with the default taxonomy at once, and
+ * its own taxonomy applies from the first interaction after the answer
+ * landed (re-read from memory every few seconds). A known
+ * taxonomy is refreshed in the background, so an edit applies within the
+ * ttl_s given (the processor uses 60, the longest tenant.proto allows);
+ * with tenant-manager away the last known one stays in use.
+ *
+ * With a fetch function of its own (tests), a tenant's taxonomy is cached
+ * for ttl_s seconds; after a failed lookup (or a document libnlp refuses)
+ * the default applies for a short while (10 s at most) and the lookup is
+ * tried again; the first failure after a success is logged at warn level,
+ * the rest at debug. An unknown tenant gets the default taxonomy.
  *
  * Not thread-safe: the processor's consumer thread is its only user, and a
  * returned taxonomy stays valid until that thread's next ap_taxonomies_get.
@@ -21,6 +29,8 @@
 #include <stdint.h>
 
 #include "nlp/taxonomy.h"
+#include "platform/service.h"
+#include "platform/tenant_client.h"
 
 typedef struct ap_taxonomies ap_taxonomies_t;
 
@@ -42,8 +52,13 @@ void ap_taxonomies_destroy(ap_taxonomies_t **self_p);
 const nlp_taxonomy_t *ap_taxonomies_get(ap_taxonomies_t *self, const char *tenant_id,
                                         int64_t now_s);
 
-/* The tenant-manager.GetTaxonomy call, as an ap_taxonomy_fetch_fn whose ud
- * is an sp_rpc_client_t * to tenant-manager. */
-int ap_taxonomy_fetch_rpc(const char *tenant_id, char **json, int *customized, void *ud);
+/* The service's cache: the source is a platform tenant client over svc's
+ * client of tenant-manager (and its Redis pool, when it uses one), owned by
+ * the cache; its lookups never block. NULL when out of memory. */
+ap_taxonomies_t *ap_taxonomies_new_service(sp_service_t *svc, int ttl_s);
+
+/* The same over a tenant client of the caller's (borrowed: it must outlive
+ * the cache), for tests. NULL when out of memory. */
+ap_taxonomies_t *ap_taxonomies_new_tenants(sp_tenants_t *tenants, int ttl_s);
 
 #endif

@@ -42,6 +42,7 @@ int aq_ctx_init(aq_ctx_t *ctx, sp_service_t *svc)
     ctx->ch = NULL;
     ctx->redis = NULL;
     ctx->tenants = NULL;
+    ctx->tenant_client = NULL;
     ctx->ch_ready = 0;
     aq_settings_defaults(&ctx->set);
     return pthread_mutex_init(&ctx->lock, NULL) == 0 ? SP_OK : SP_ENOMEM;
@@ -49,6 +50,7 @@ int aq_ctx_init(aq_ctx_t *ctx, sp_service_t *svc)
 
 void aq_ctx_cleanup(aq_ctx_t *ctx)
 {
+    sp_tenants_destroy(&ctx->tenant_client);
     pthread_mutex_destroy(&ctx->lock);
 }
 
@@ -73,4 +75,23 @@ sp_redis_pool_t *aq_ctx_redis(aq_ctx_t *ctx)
     if (ctx->redis)
         return ctx->redis;
     return ctx->svc ? sp_service_redis(ctx->svc) : NULL;
+}
+
+sp_tenants_t *aq_ctx_tenant_client(aq_ctx_t *ctx)
+{
+    pthread_mutex_lock(&ctx->lock);
+    if (!ctx->tenant_client) {
+        /* Off the request path: a dashboard reads the zone from the auth
+         * context, the cache or the last known value (tenants.h). */
+        sp_tenants_opts_t o = {.tm = ctx->tenants,
+                               .redis = ctx->redis,
+                               .svc = ctx->svc,
+                               .timeout_ms = ctx->set.tenant_timeout_ms,
+                               .cache_ttl_s = SP_TENANTS_TTL_MAX_S,
+                               .backoff_ms = 5000};
+        ctx->tenant_client = sp_tenants_new(&o);
+    }
+    sp_tenants_t *t = ctx->tenant_client;
+    pthread_mutex_unlock(&ctx->lock);
+    return t;
 }

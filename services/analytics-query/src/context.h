@@ -18,6 +18,7 @@
 #include "platform/redis.h"
 #include "platform/rpc.h"
 #include "platform/service.h"
+#include "platform/tenant_client.h"
 
 typedef struct {
     int query_timeout_ms;    /* ClickHouse max_execution_time for one query */
@@ -36,8 +37,9 @@ typedef struct {
     sp_redis_pool_t *redis;   /* set by tests; else the service's; NULL = no cache */
     sp_rpc_client_t *tenants; /* tenant-manager; NULL = every tenant is on UTC */
     aq_settings_t set;
-    pthread_mutex_t lock; /* guards ch_ready */
-    int ch_ready;         /* the ClickHouse client's timeout has been set */
+    pthread_mutex_t lock;        /* guards ch_ready and tenant_client */
+    sp_tenants_t *tenant_client; /* over tenants and redis, from first use */
+    int ch_ready;                /* the ClickHouse client's timeout has been set */
 } aq_ctx_t;
 
 /* Settings as the service defaults them (tests start from these). */
@@ -57,5 +59,9 @@ sp_ch_t *aq_ctx_ch(aq_ctx_t *ctx);
 
 /* The Redis pool, or NULL (no cache). */
 sp_redis_pool_t *aq_ctx_redis(aq_ctx_t *ctx);
+
+/* The tenant-manager client over ctx->tenants and the Redis pool, created
+ * on first use (so after tests set them); NULL when out of memory. */
+sp_tenants_t *aq_ctx_tenant_client(aq_ctx_t *ctx);
 
 #endif

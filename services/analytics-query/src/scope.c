@@ -7,6 +7,7 @@
 
 #include "calendar.h"
 #include "query.h"
+#include "platform/text.h"
 #include "tenants.h"
 
 int aq_scope_fail(aq_scope_t *sc, const aq_err_t *err)
@@ -33,7 +34,7 @@ int aq_scope_begin(aq_scope_t *sc, aq_ctx_t *ctx, sp_request_t *req, const char 
     const sp_auth_t *who = sp_request_auth(req);
     /* The router has checked the permission; the tenant is what scopes every
      * query, so a caller without one (or with a malformed one) gets nothing. */
-    if (!who || !aq_uuid_valid(who->tenant_id)) {
+    if (!who || !sp_uuid_valid(who->tenant_id)) {
         sp_response_error(sp_request_response(req), 403, "tenant_required",
                           "analytics are read within a tenant");
         return -1;

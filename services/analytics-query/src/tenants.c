@@ -1,30 +1,13 @@
 /*
- * tenants.c — the tenant's timezone via the shared cache and tenant-manager.
+ * tenants.c — the tenant's time zone (tenants.h).
  */
 #include "tenants.h"
 
-#include <stdatomic.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "platform/error.h"
 #include "platform/log.h"
-#include "platform/redis.h"
-#include "platform/rpc.h"
-#include "tenant.pb-c.h"
-
-#define STATE_TTL_S 60   /* the longest proto/tenant.proto lets callers cache */
-#define BACKOFF_MS  5000 /* how long an unanswered tenant-manager is left alone */
-
-static _Atomic int64_t skip_until_ms;
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "platform/tenant_client.h"
 
 int aq_tz_valid(const char *tz)
 {
@@ -42,59 +25,34 @@ int aq_tz_valid(const char *tz)
     return 1;
 }
 
-static const char *usable(sp_arena_t *arena, const char *tz)
+/* A copy of the zone of a TenantState, when usable. */
+static const char *zone_of(sp_arena_t *arena, const ProtobufCMessage *m)
 {
-    return aq_tz_valid(tz) ? sp_arena_strdup(arena, tz) : NULL;
-}
-
-/* The zone from the shared cache, or NULL. */
-static const char *from_cache(sp_redis_pool_t *redis, sp_arena_t *arena, const char *key)
-{
-    char *val = NULL;
-    size_t len = 0;
-    if (!redis || sp_redis_cache_get(redis, key, &val, &len) != 0)
-        return NULL;
-    Serphona__Tenant__V1__TenantState *st = (Serphona__Tenant__V1__TenantState *)sp_rpc_unpack(
-        arena, &serphona__tenant__v1__tenant_state__descriptor, (const uint8_t *)val, len);
-    free(val);
-    return st ? usable(arena, st->timezone) : NULL;
+    const sp_tenants_state_t *st = (const sp_tenants_state_t *)m;
+    return aq_tz_valid(st->timezone) ? sp_arena_strdup(arena, st->timezone) : NULL;
 }
 
 const char *aq_tenant_timezone(aq_ctx_t *ctx, sp_request_t *req, const char *tenant)
 {
+    const sp_auth_t *who = sp_request_auth(req);
+    if (who && aq_tz_valid(who->timezone))
+        return who->timezone;
     sp_arena_t *arena = sp_request_arena(req);
-    sp_redis_pool_t *redis = aq_ctx_redis(ctx);
-    char *key = sp_arena_printf(arena, "sp:tenant:%s", tenant);
-    const char *tz = key ? from_cache(redis, arena, key) : NULL;
-    if (tz)
-        return tz;
-    if (!ctx->tenants || now_ms() < atomic_load(&skip_until_ms))
+    sp_tenants_t *t = aq_ctx_tenant_client(ctx);
+    const ProtobufCMessage *m = NULL;
+    const char *tz = NULL;
+    if (!t)
         return "UTC";
-
-    Serphona__Tenant__V1__GetTenantStateRequest in =
-        SERPHONA__TENANT__V1__GET_TENANT_STATE_REQUEST__INIT;
-    in.tenant_id = (char *)tenant;
-    ProtobufCMessage *out = NULL;
-    int rc = sp_rpc_client_call_typed(ctx->tenants, "tenant-manager.GetTenantState", NULL, &in.base,
-                                      &serphona__tenant__v1__tenant_state__descriptor,
-                                      ctx->set.tenant_timeout_ms, &out);
-    if (rc != 0) {
-        sp_log_debug("tenant-manager.GetTenantState failed (%s); using UTC", sp_strerror(rc));
-        atomic_store(&skip_until_ms, now_ms() + BACKOFF_MS);
-        return "UTC";
+    if (sp_tenants_cached(t, arena, SP_TENANTS_STATE, tenant, NULL, &m) == SP_OK) {
+        tz = zone_of(arena, m);
+    } else {
+        /* Not cached: expired, or deleted by a change. Answer with the last
+         * known zone and have the refresher ask tenant-manager. */
+        sp_tenants_forget(t, tenant);
+        if (sp_tenants_peek(t, arena, SP_TENANTS_STATE, tenant, &m, NULL) == SP_OK)
+            tz = zone_of(arena, m);
     }
-    Serphona__Tenant__V1__TenantState *st = (Serphona__Tenant__V1__TenantState *)out;
-    tz = usable(arena, st->timezone);
-    if (redis && key) {
-        uint8_t *packed;
-        size_t plen;
-        if (sp_rpc_pack(arena, out, &packed, &plen) == 0)
-            (void)sp_redis_cache_set(redis, key, packed, plen, STATE_TTL_S);
-    }
-    protobuf_c_message_free_unpacked(out, NULL);
-    if (!tz) {
-        sp_log_debug("tenant has no usable timezone; using UTC");
-        return "UTC";
-    }
-    return tz;
+    if (!tz)
+        sp_log_debug("tenant's time zone not known here yet; using UTC");
+    return tz ? tz : "UTC";
 }

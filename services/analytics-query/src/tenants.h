@@ -1,16 +1,17 @@
 /*
- * tenants.h — the tenant's timezone, from tenant-manager.
+ * tenants.h — the tenant's time zone, without waiting on tenant-manager.
  *
- * Buckets and local dates follow the tenant's timezone (TenantState.timezone
- * of tenant-manager.GetTenantState). The state is read from the shared Redis
- * cache key sp:tenant:<tenant_id> (a packed TenantState, at most 60 s old;
- * tenant-manager deletes it when the settings change, see
- * proto/tenant.proto) and, on a miss, asked of tenant-manager and cached.
- *
- * A dashboard never fails because of this: when tenant-manager does not
- * answer in time (or answers without a usable zone), the tenant is taken to
- * be on UTC, logged at debug level, and tenant-manager is not asked again
- * for 5 seconds, so an outage costs one short wait, not one per request.
+ * Buckets and local dates follow the tenant's time zone (TenantState.timezone
+ * of tenant-manager.GetTenantState). It is taken, first that has it:
+ *   1. from the request's auth context, where the auth-gateway puts the zone
+ *      of the TenantState it already read to authenticate the caller;
+ *   2. from the shared Redis cache sp:tenant:<tenant_id> (platform/
+ *      tenant_client.h; tenant-manager deletes it when the settings change);
+ *   3. from the last value the platform client's background refresher got
+ *      (a cache miss queues a refresh, which also fills the cache again).
+ * A dashboard never fails or waits because of this: when none of them has a
+ * usable zone (tenant-manager away, a tenant never seen), the tenant is taken
+ * to be on UTC for that request.
  */
 #ifndef AQ_TENANTS_H
 #define AQ_TENANTS_H
@@ -18,8 +19,8 @@
 #include "context.h"
 #include "platform/request.h"
 
-/* The timezone of tenant (an IANA name, or "UTC"), in req's arena. Never
- * NULL. */
+/* The timezone of tenant (an IANA name, or "UTC"), in req's arena or the
+ * auth context's. Never NULL. */
 const char *aq_tenant_timezone(aq_ctx_t *ctx, sp_request_t *req, const char *tenant);
 
 /* 1 when tz looks like an IANA zone name ("Europe/Lisbon", "UTC",

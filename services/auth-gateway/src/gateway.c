@@ -4,6 +4,7 @@
 #include "gateway.h"
 #include "keys.h"
 #include "ratelimit.h"
+#include "tenancy.h"
 
 #include "platform/error.h"
 #include "platform/log.h"
@@ -14,6 +15,7 @@
 static void gw_free(void *ud)
 {
     gw_t *gw = ud;
+    sp_tenants_destroy(&gw->tenants); /* before the local cache it reads */
     gw_l1_destroy(&gw->l1);
     gw_rl_destroy(&gw->rl);
     sp_jwt_keyset_destroy(&gw->keys);
@@ -101,7 +103,7 @@ gw_t *gw_new(sp_service_t *svc)
     if (!(gw->rl = gw_rl_new()))
         return NULL;
     gw->tm = sp_service_client(svc, "tenant-manager");
-    if (!gw->tm)
+    if (!gw->tm || !(gw->tenants = gw_tenancy_new(gw)))
         return NULL;
     if (gw_keys_load(gw, cfg) == SP_ENOMEM)
         return NULL;

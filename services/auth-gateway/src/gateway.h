@@ -30,6 +30,8 @@ typedef struct {
     int cache_ttl_s, rpc_timeout_ms;
     /* the same keys in process memory, invalidated by Redis (localcache.h) */
     gw_l1_t *l1;
+    /* tenant-manager behind both caches (tenancy.h) */
+    struct sp_tenants *tenants;
     /* the local side of the rate limits (ratelimit.h) */
     struct gw_rl *rl;
     /* console support */

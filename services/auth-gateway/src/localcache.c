@@ -3,15 +3,16 @@
  */
 #include "localcache.h"
 
+#include "platform/clock.h"
 #include "platform/error.h"
 #include "platform/log.h"
+#include "platform/text.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #define SHARDS  16
@@ -48,22 +49,6 @@ struct gw_l1 {
     redisContext *conn;
     sp_redis_pool_t *pool;
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* FNV-1a; keys are short. */
-static uint32_t hash_of(const char *s)
-{
-    uint32_t h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 16777619u;
-    return h;
-}
 
 static void free_chain(entry_t *e)
 {
@@ -153,7 +138,7 @@ static void invalidate_key(gw_l1_t *l1, const char *key, size_t len)
         return;
     memcpy(buf, key, len);
     buf[len] = '\0';
-    uint32_t h = hash_of(buf);
+    uint32_t h = sp_fnv1a32(buf);
     shard_t *s = &l1->shards[h % SHARDS];
     pthread_mutex_lock(&s->mu);
     entry_t **pp = &s->buckets[(h / SHARDS) % BUCKETS];
@@ -176,10 +161,10 @@ int gw_l1_get(gw_l1_t *l1, const char *key, sp_arena_t *arena, int *present, con
 {
     if (!atomic_load(&l1->active))
         return 0;
-    uint32_t h = hash_of(key);
+    uint32_t h = sp_fnv1a32(key);
     shard_t *s = &l1->shards[h % SHARDS];
     int found = 0;
-    int64_t now = now_ms();
+    int64_t now = sp_clock_mono_ms();
     pthread_mutex_lock(&s->mu);
     for (entry_t *e = s->buckets[(h / SHARDS) % BUCKETS]; e; e = e->next) {
         if (strcmp(e->key, key) != 0)
@@ -217,9 +202,9 @@ void gw_l1_put(gw_l1_t *l1, const char *key, const char *val, size_t len, uint64
     }
     if (val)
         memcpy(e->val, val, len);
-    e->expires_ms = now_ms() + l1->ttl_ms;
+    e->expires_ms = sp_clock_mono_ms() + l1->ttl_ms;
 
-    uint32_t h = hash_of(key);
+    uint32_t h = sp_fnv1a32(key);
     shard_t *s = &l1->shards[h % SHARDS];
     pthread_mutex_lock(&s->mu);
     /* Checked under the shard lock: the listener bumps the epoch before it

@@ -159,6 +159,7 @@ static gw_auth_result_t from_token(const gw_t *gw, sp_request_t *req, const char
     caller->principal = found.principal;
     caller->tenant = found.tenant;
     caller->limits = found.limits;
+    caller->auth.timezone = found.tenant ? found.tenant->timezone : NULL;
     if (!caller->caller_key) {
         sp_response_error(sp_request_response(req), 500, "internal", "out of memory");
         return GW_AUTH_REFUSED;
@@ -167,7 +168,7 @@ static gw_auth_result_t from_token(const gw_t *gw, sp_request_t *req, const char
 }
 
 /* The API-key path: tenant-manager resolves (and stamps last-used) every
- * time, so a revoked key stops at once. */
+ * time, so a revoked key stops at once: no cache (cache_s 0). */
 static gw_auth_result_t from_api_key(const gw_t *gw, sp_request_t *req, const char *key,
                                      gw_caller_t *caller)
 {
@@ -177,61 +178,50 @@ static gw_auth_result_t from_api_key(const gw_t *gw, sp_request_t *req, const ch
         gw_unauthorized(req, "invalid_api_key", "the API key is not valid");
         return GW_AUTH_REFUSED;
     }
-    Serphona__Tenant__V1__ResolveApiKeyRequest in =
-        SERPHONA__TENANT__V1__RESOLVE_API_KEY_REQUEST__INIT;
-    in.key = (char *)key;
-    ProtobufCMessage *msg = NULL;
-    int rc = sp_rpc_client_call_typed(gw->tm, "tenant-manager.ResolveApiKey", NULL, &in.base,
-                                      &serphona__tenant__v1__resolve_api_key_reply__descriptor,
-                                      gw->rpc_timeout_ms, &msg);
+    const sp_tenants_api_key_t *r = NULL;
+    int rc = sp_tenants_resolve_api_key(gw->tenants, arena, key, 0, &r);
     if (rc != 0) {
-        sp_log_warn("tenant-manager.ResolveApiKey failed: %s", sp_strerror(rc));
-        unavailable(req);
+        if (rc == SP_ENOMEM)
+            sp_response_error(sp_request_response(req), 500, "internal", "out of memory");
+        else
+            unavailable(req);
         return GW_AUTH_REFUSED;
     }
-    Serphona__Tenant__V1__ResolveApiKeyReply *r = (Serphona__Tenant__V1__ResolveApiKeyReply *)msg;
-    gw_auth_result_t res = GW_AUTH_REFUSED;
     if (r->result == SERPHONA__TENANT__V1__RESOLVE_API_KEY_REPLY__RESULT__TENANT_SUSPENDED) {
         count_refusal("tenant_suspended");
         sp_response_error(sp_request_response(req), 403, "tenant_suspended",
                           "the tenant is suspended");
-        goto done;
+        return GW_AUTH_REFUSED;
     }
     if (r->result != SERPHONA__TENANT__V1__RESOLVE_API_KEY_REPLY__RESULT__OK || !*r->tenant_id ||
         !*r->key_id) {
         count_refusal("invalid_api_key");
         gw_unauthorized(req, "invalid_api_key", "the API key is not valid");
-        goto done;
+        return GW_AUTH_REFUSED;
     }
+    /* r lives in the request's arena, as everything in *caller must. */
     memset(caller, 0, sizeof(*caller));
-    caller->auth.tenant_id = sp_arena_strdup(arena, r->tenant_id);
-    caller->auth.subject = sp_arena_strdup(arena, r->key_id);
-    caller->caller_key = sp_arena_printf(arena, "k:%s", r->key_id);
-    const char **scopes = sp_arena_alloc(arena, (r->n_scopes ? r->n_scopes : 1) * sizeof(char *));
-    int oom = !caller->auth.tenant_id || !caller->auth.subject || !caller->caller_key || !scopes;
-    for (size_t i = 0; !oom && i < r->n_scopes; i++)
-        oom = !(scopes[i] = sp_arena_strdup(arena, r->scopes[i]));
-    if (oom) {
-        sp_response_error(sp_request_response(req), 500, "internal", "out of memory");
-        goto done;
-    }
-    caller->auth.scopes = scopes;
+    caller->auth.tenant_id = r->tenant_id;
+    caller->auth.subject = r->key_id;
+    caller->auth.scopes = (const char **)r->scopes;
     caller->auth.n_scopes = r->n_scopes;
+    if (!(caller->caller_key = sp_arena_printf(arena, "k:%s", r->key_id))) {
+        sp_response_error(sp_request_response(req), 500, "internal", "out of memory");
+        return GW_AUTH_REFUSED;
+    }
 
     gw_lookup_req_t q = {.tenant_id = caller->auth.tenant_id, .want_tenant = 1, .want_limits = 1};
     gw_lookup_t found;
     if (gw_lookup(gw, arena, &q, &found) != 0) {
         unavailable(req);
-        goto done;
+        return GW_AUTH_REFUSED;
     }
     if (gw_refuse_inactive_tenant(req, found.tenant))
-        goto done;
+        return GW_AUTH_REFUSED;
     caller->tenant = found.tenant;
     caller->limits = found.limits;
-    res = GW_AUTH_OK;
-done:
-    protobuf_c_message_free_unpacked(msg, NULL);
-    return res;
+    caller->auth.timezone = found.tenant ? found.tenant->timezone : NULL;
+    return GW_AUTH_OK;
 }
 
 gw_auth_result_t gw_authenticate(const gw_t *gw, sp_request_t *req, gw_caller_t *caller)

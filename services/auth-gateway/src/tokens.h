@@ -26,7 +26,8 @@
 #include "gateway.h"
 
 typedef struct {
-    sp_auth_t auth;                  /* what is forwarded: tenant, subject, roles or scopes */
+    sp_auth_t auth;                  /* what is forwarded: tenant, subject, roles or scopes,
+                                      * and the tenant's time zone */
     const char *caller_key;          /* rate-limit identity: "u:<user id>" or "k:<key id>" */
     const char *sid, *jti;           /* a user's session and token id */
     int64_t iat, exp;                /* of the token */

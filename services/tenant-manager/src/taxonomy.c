@@ -84,13 +84,6 @@ static int lock_taxonomy(sp_request_t *req, sp_db_tx_t *tx, const char *tenant_i
     return SP_OK;
 }
 
-static void cache_del(tm_t *tm, const char *tenant_id)
-{
-    char key[96];
-    snprintf(key, sizeof(key), "sp:taxonomy:%s", tenant_id);
-    tm_cache_del(tm, key);
-}
-
 /* The caller's tenant, or NULL after replying 404 (an operator has none). */
 static const char *own_tenant(sp_request_t *req)
 {
@@ -186,7 +179,7 @@ static sp_handler_result_t put_taxonomy(sp_request_t *req, void *ud)
         tm_reply_db_error(req, rc);
         return SP_HANDLER_DONE;
     }
-    cache_del(tm, tenant_id);
+    tm_cache_del_taxonomy(tm, tenant_id);
     reply_taxonomy(req, 200, doc, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
     return SP_HANDLER_DONE;
 }
@@ -219,7 +212,7 @@ static sp_handler_result_t delete_taxonomy(sp_request_t *req, void *ud)
         return SP_HANDLER_DONE;
     }
     if (before)
-        cache_del(tm, tenant_id);
+        tm_cache_del_taxonomy(tm, tenant_id);
     sp_response_set_status(sp_request_response(req), 204);
     return SP_HANDLER_DONE;
 }

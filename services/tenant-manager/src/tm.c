@@ -8,6 +8,7 @@
 #include "platform/error.h"
 #include "platform/text.h"
 #include "platform/log.h"
+#include "platform/tenant_client.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,29 +173,36 @@ void tm_cache_del(tm_t *tm, const char *key)
                     sp_strerror(rc));
 }
 
+/* The key names are the platform client's (platform/tenant_client.h), so
+ * what is deleted here is what the callers cached. */
+static void del_kind(tm_t *tm, sp_tenants_kind_t kind, const char *id, const char *user_id)
+{
+    char key[SP_TENANTS_KEY_MAX];
+    if (sp_tenants_key(key, kind, id, user_id))
+        tm_cache_del(tm, key);
+}
+
 void tm_cache_del_tenant(tm_t *tm, const char *tenant_id)
 {
-    char key[128];
-    snprintf(key, sizeof(key), "sp:tenant:%s", tenant_id);
-    tm_cache_del(tm, key);
-    snprintf(key, sizeof(key), "sp:limits:%s", tenant_id);
-    tm_cache_del(tm, key);
+    del_kind(tm, SP_TENANTS_STATE, tenant_id, NULL);
+    del_kind(tm, SP_TENANTS_LIMITS, tenant_id, NULL);
     /* The gateway's cache of every active tenant's origins (CORS). */
-    tm_cache_del(tm, "sp:origins");
+    del_kind(tm, SP_TENANTS_ORIGINS, NULL, NULL);
 }
 
 void tm_cache_del_principal(tm_t *tm, const char *tenant_id, const char *user_id)
 {
-    char key[160];
-    snprintf(key, sizeof(key), "sp:principal:%s:%s", tenant_id ? tenant_id : "", user_id);
-    tm_cache_del(tm, key);
+    del_kind(tm, SP_TENANTS_PRINCIPAL, tenant_id, user_id);
 }
 
 void tm_cache_del_api_key(tm_t *tm, const char *hash_hex)
 {
-    char key[128];
-    snprintf(key, sizeof(key), "sp:apikey:%s", hash_hex);
-    tm_cache_del(tm, key);
+    del_kind(tm, SP_TENANTS_APIKEY, hash_hex, NULL);
+}
+
+void tm_cache_del_taxonomy(tm_t *tm, const char *tenant_id)
+{
+    del_kind(tm, SP_TENANTS_TAXONOMY, tenant_id, NULL);
 }
 
 /* ---- validation -------------------------------------------------------------- */

@@ -99,6 +99,7 @@ void tm_cache_del_tenant(tm_t *tm, const char *tenant_id); /* sp:tenant + sp:lim
 void tm_cache_del_principal(tm_t *tm, const char *tenant_id, const char *user_id);
 /* sp:apikey:<hex SHA-256 of the key> (the tools-gateway's cache). */
 void tm_cache_del_api_key(tm_t *tm, const char *hash_hex);
+void tm_cache_del_taxonomy(tm_t *tm, const char *tenant_id); /* sp:taxonomy */
 
 /* ---- validation ---------------------------------------------------------- */
 

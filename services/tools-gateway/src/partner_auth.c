@@ -9,16 +9,15 @@
 #include <string.h>
 #include <strings.h>
 
-#include "platform/crypto.h"
 #include "platform/error.h"
 #include "platform/log.h"
 #include "platform/permissions.h"
+#include "platform/tenant_client.h"
 #include "tenant.pb-c.h"
 
 #define RESOLVE_TIMEOUT_MS 2000
-#define NEGATIVE_CACHE_S   10
 
-typedef Serphona__Tenant__V1__ResolveApiKeyReply reply_t;
+typedef sp_tenants_api_key_t reply_t;
 
 struct tg_route {
     tg_t *tg;
@@ -29,11 +28,8 @@ struct tg_route {
 
 void tg_api_key_cache_key(const char *key, char out[10 + 64 + 1])
 {
-    uint8_t digest[SP_SHA256_LEN];
-    char hex[2 * SP_SHA256_LEN + 1];
-    sp_sha256(key, strlen(key), digest);
-    sp_hex_encode(digest, sizeof(digest), hex);
-    snprintf(out, 10 + 64 + 1, "sp:apikey:%s", hex);
+    char k[SP_TENANTS_KEY_MAX];
+    snprintf(out, 10 + 64 + 1, "%s", sp_tenants_api_key_key(k, key));
 }
 
 /* The presented key: NULL when none; "" when the header is there but
@@ -62,63 +58,16 @@ static const char *presented_key(sp_request_t *req)
     return key;
 }
 
-/* Resolves key through the Redis cache, then tenant-manager. Returns 0 and
- * *out (unpacked into the request's arena), or SP_EUNAVAILABLE. */
+/* Resolves key through the Redis cache, then tenant-manager (the platform
+ * client caches refusals for 10 s at most). Returns 0 and *out (in the
+ * request's arena), or SP_EUNAVAILABLE. */
 static int resolve(tg_t *tg, sp_request_t *req, const char *key, const reply_t **out)
 {
-    sp_arena_t *arena = sp_request_arena(req);
-    char cache_key[10 + 64 + 1];
-    tg_api_key_cache_key(key, cache_key);
-    sp_redis_pool_t *redis = tg_redis(tg);
-    if (redis && tg->api_key_cache_s > 0) {
-        char *value = NULL;
-        size_t len = 0;
-        if (sp_redis_cache_get(redis, cache_key, &value, &len) == 0) {
-            const reply_t *r = (const reply_t *)sp_rpc_unpack(
-                arena, &serphona__tenant__v1__resolve_api_key_reply__descriptor,
-                (const uint8_t *)value, len);
-            free(value);
-            if (r) {
-                *out = r;
-                return SP_OK;
-            }
-        }
-    }
-    if (!tg->tenant_manager)
+    if (!tg->tenants)
         return SP_EUNAVAILABLE;
-    Serphona__Tenant__V1__ResolveApiKeyRequest in =
-        SERPHONA__TENANT__V1__RESOLVE_API_KEY_REQUEST__INIT;
-    in.key = (char *)key;
-    ProtobufCMessage *msg = NULL;
-    /* A service-to-service call: no auth context, as the auth-gateway does. */
-    int rc = sp_rpc_client_call_typed(
-        tg->tenant_manager, "tenant-manager.ResolveApiKey", NULL, &in.base,
-        &serphona__tenant__v1__resolve_api_key_reply__descriptor, RESOLVE_TIMEOUT_MS, &msg);
-    if (rc != 0) {
-        sp_log_warn("tenant-manager.ResolveApiKey failed: %s", sp_strerror(rc));
-        return SP_EUNAVAILABLE;
-    }
-    /* Copy into the arena so the reply lives with the request. */
-    uint8_t *packed = NULL;
-    size_t len = 0;
-    const reply_t *r = NULL;
-    if (sp_rpc_pack(arena, msg, &packed, &len) == 0)
-        r = (const reply_t *)sp_rpc_unpack(
-            arena, &serphona__tenant__v1__resolve_api_key_reply__descriptor, packed, len);
-    protobuf_c_message_free_unpacked(msg, NULL);
-    if (!r)
-        return SP_EUNAVAILABLE;
-    if (redis && tg->api_key_cache_s > 0) {
-        int ttl =
-            r->result == SERPHONA__TENANT__V1__RESOLVE_API_KEY_REPLY__RESULT__OK
-                ? tg->api_key_cache_s
-                : (tg->api_key_cache_s < NEGATIVE_CACHE_S ? tg->api_key_cache_s : NEGATIVE_CACHE_S);
-        int crc = sp_redis_cache_set(redis, cache_key, packed, len, ttl);
-        if (crc != 0)
-            sp_log_debug("API key cache write failed: %s", sp_strerror(crc));
-    }
-    *out = r;
-    return SP_OK;
+    int rc = sp_tenants_resolve_api_key(tg->tenants, sp_request_arena(req), key,
+                                        tg->api_key_cache_s, out);
+    return rc == SP_OK ? SP_OK : SP_EUNAVAILABLE;
 }
 
 static sp_handler_result_t partner_route(sp_request_t *req, void *ud)
@@ -197,6 +146,13 @@ static sp_handler_result_t pass_through(sp_request_t *req, void *ud)
 
 int tg_public_router_init(tg_t *tg)
 {
+    /* A service-to-service client: no auth context, as the auth-gateway. */
+    sp_tenants_opts_t o = {.tm = tg->tenant_manager,
+                           .redis = tg->redis,
+                           .svc = tg->svc,
+                           .timeout_ms = RESOLVE_TIMEOUT_MS};
+    if (!(tg->tenants = sp_tenants_new(&o)))
+        return SP_ENOMEM;
     tg->public_router = sp_router_new();
     if (!tg->public_router)
         return SP_ENOMEM;

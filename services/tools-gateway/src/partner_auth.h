@@ -9,7 +9,8 @@
  *     are never authenticated again here;
  *   - on the public router (HTTP :8090) behind partner authentication:
  *       Authorization: Bearer <key>   or   X-Api-Key: <key>
- *     The key is resolved with tenant-manager.ResolveApiKey and the reply
+ *     The key is resolved with tenant-manager.ResolveApiKey through the
+ *     platform's tenant client (platform/tenant_client.h) and the reply
  *     cached in Redis under sp:apikey:<hex SHA-256 of the whole key> (never
  *     the key itself; it is also the hex of tenant.api_keys.secret_hash, so
  *     tenant-manager can DEL it when the key is revoked or its tenant
@@ -32,8 +33,9 @@
 
 #include "tg.h"
 
-/* Creates tg->public_router with its catch-all into tg->router. Returns 0
- * or SP_ENOMEM. */
+/* Creates tg->public_router with its catch-all into tg->router, and
+ * tg->tenants (the API key resolver over tg->tenant_manager and the Redis
+ * pool; tg_cleanup frees both). Returns 0 or SP_ENOMEM. */
 int tg_public_router_init(tg_t *tg);
 
 /* Registers fn (called with ud = tg) for method + pattern on both routers,
@@ -44,7 +46,8 @@ int tg_route_add(tg_t *tg, const char *method, const char *pattern, const char *
 /* Frees the route records (tg_cleanup calls it). */
 void tg_routes_free(tg_t *tg);
 
-/* The Redis cache key of an API key: "sp:apikey:" + hex SHA-256(key). */
+/* The Redis cache key of an API key: "sp:apikey:" + hex SHA-256(key)
+ * (sp_tenants_api_key_key; kept for the tests that plant keys). */
 void tg_api_key_cache_key(const char *key, char out[10 + 64 + 1]);
 
 #endif

@@ -11,6 +11,7 @@
 #include "partner_auth.h"
 #include "platform/error.h"
 #include "platform/log.h"
+#include "platform/tenant_client.h"
 
 void tg_init(tg_t *tg, sp_service_t *svc, sp_config_t *cfg)
 {
@@ -52,6 +53,7 @@ void tg_cleanup(tg_t *tg)
 {
     tg_routes_free(tg);
     sp_router_destroy(&tg->public_router);
+    sp_tenants_destroy(&tg->tenants);
 }
 
 sp_db_pool_t *tg_db(tg_t *tg)

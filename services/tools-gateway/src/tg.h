@@ -31,6 +31,7 @@ typedef struct {
     sp_events_producer_t *producer;  /* NULL: sp_service_producer(svc) */
     const char *topic;               /* the interactions topic, prefixed */
     sp_rpc_client_t *tenant_manager; /* for ResolveApiKey */
+    struct sp_tenants *tenants;      /* ResolveApiKey behind the cache (partner_auth.h) */
     sp_router_t *router;             /* the service's router (RPC, and behind the public one) */
     sp_router_t *public_router;      /* what the public HTTP port serves */
 

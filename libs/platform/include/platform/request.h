@@ -33,6 +33,7 @@ typedef struct {
     size_t n_roles;
     const char **scopes;
     size_t n_scopes;
+    const char *timezone; /* the tenant's IANA zone as the gateway knew it; NULL */
 } sp_auth_t;
 
 typedef struct sp_request sp_request_t;
