@@ -1,8 +1,8 @@
 /*
  * ap_test.h — shared fixtures of the processor's tests that need a real
  * ClickHouse (sptest/stack.h): a fresh database with the schema of
- * deploy/clickhouse applied, and records to store. Static functions only: each test binary includes this
- * once.
+ * deploy/clickhouse applied, and records to store. Static functions only: each test binary includes
+ * this once.
  */
 #ifndef AP_TEST_H
 #define AP_TEST_H

@@ -41,13 +41,15 @@ static void test_insert_once_and_skip_replays(void **state)
     sptest_assert_ch_num(ap_ch, 3, "SELECT count() FROM interactions");
     sptest_assert_ch_num(ap_ch, 6, "SELECT count() FROM utterances");
     sptest_assert_ch_num(ap_ch, 3, "SELECT count() FROM interaction_keys");
-    sptest_assert_ch_num(ap_ch, 2, "SELECT sum(interactions) FROM interactions_hourly WHERE tenant_id = '" T1
-                       "'");
-    sptest_assert_ch_num(ap_ch, 5, "SELECT sum(csat_sum) FROM interactions_hourly WHERE tenant_id = '" T1 "'");
+    sptest_assert_ch_num(
+        ap_ch, 2, "SELECT sum(interactions) FROM interactions_hourly WHERE tenant_id = '" T1 "'");
+    sptest_assert_ch_num(
+        ap_ch, 5, "SELECT sum(csat_sum) FROM interactions_hourly WHERE tenant_id = '" T1 "'");
     sptest_assert_ch_num(ap_ch, 1, "SELECT sum(nps_promoters) FROM interactions_hourly");
     sptest_assert_ch_num(ap_ch, 1, "SELECT sum(nps_detractors) FROM interactions_hourly");
     sptest_assert_ch_num(ap_ch, 3, "SELECT sum(interactions) FROM topics_hourly");
-    sptest_assert_ch_num(ap_ch, (double)H / 1000, "SELECT toUnixTimestamp(min(hour)) FROM interactions_hourly");
+    sptest_assert_ch_num(ap_ch, (double)H / 1000,
+                         "SELECT toUnixTimestamp(min(hour)) FROM interactions_hourly");
 
     /* A replay of the whole batch plus one new interaction: only the new
      * one is written, every KPI counts each interaction once. */
@@ -93,7 +95,8 @@ static void test_unreachable_is_unavailable(void **state)
     sp_ch_destroy(&down);
 
     /* A server that refuses the statement (no such table): SP_EDB. */
-    sp_ch_t *nodb = sp_ch_new(sptest_env("SERPHONA_TEST_CH_URL"), "no_such_database_here", NULL, NULL);
+    sp_ch_t *nodb =
+        sp_ch_new(sptest_env("SERPHONA_TEST_CH_URL"), "no_such_database_here", NULL, NULL);
     assert_int_equal(ap_store_lookup(nodb, b), SP_EDB);
     sp_ch_destroy(&nodb);
     ap_batch_destroy(&b);

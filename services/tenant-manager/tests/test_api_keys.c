@@ -116,8 +116,8 @@ static void test_lifecycle_and_resolve(void **state)
     make_tenant(&fx, "keys", "trial");
     sp_arena_t *a = sp_arena_new();
     sptest_resp_t r = create(&fx.owner, "{\"name\":\"Partner CRM\",\"scopes\":[\"ingest:write\","
-                                 "\"tools:read\",\"ingest:write\"],\"expires_at\":"
-                                 "\"2999-01-01T00:00:00Z\"}");
+                                        "\"tools:read\",\"ingest:write\"],\"expires_at\":"
+                                        "\"2999-01-01T00:00:00Z\"}");
     EXPECT_OK(r, 201);
     char *key = strdup(sptest_json_str(r.json, "key"));
     char id[SP_UUID_STR_LEN], prefix[16];

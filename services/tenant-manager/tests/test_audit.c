@@ -196,7 +196,8 @@ static void test_same_transaction_and_append_only(void **state)
     sptest_resp_t r = call(&fx.owner, "GET", "/v1/audit-log?action=test.*", NULL);
     EXPECT_OK(r, 200);
     sptest_assert_json_len(r.json, "items", 1);
-    assert_string_equal(sptest_json_str(cJSON_GetArrayItem(items(&r), 0), "action"), "test.committed");
+    assert_string_equal(sptest_json_str(cJSON_GetArrayItem(items(&r), 0), "action"),
+                        "test.committed");
     sptest_resp_free(&r);
     /* A refused change leaves no entry: the invite below fails after the
      * tenant row was locked and nothing is recorded. */

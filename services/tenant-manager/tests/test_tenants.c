@@ -187,7 +187,8 @@ static void test_permissions(void **state)
     tenant_fx_t fx;
     make_tenant(&fx, "perm", "trial");
     /* A tenant owner is no operator, and no one unauthenticated is. */
-    sptest_resp_t r = call(&fx.owner, "POST", "/v1/tenants", "{\"slug\":\"zzz-perm\",\"name\":\"N\"}");
+    sptest_resp_t r =
+        call(&fx.owner, "POST", "/v1/tenants", "{\"slug\":\"zzz-perm\",\"name\":\"N\"}");
     EXPECT(r, 403, "forbidden");
     sptest_resp_free(&r);
     r = call(&fx.owner, "GET", "/v1/tenants", NULL);
@@ -437,9 +438,10 @@ static void test_plans_and_limits(void **state)
     char key[96];
     snprintf(key, sizeof(key), "sp:limits:%s", fx.id);
     assert_int_equal(sp_redis_cache_set(T.redis, key, "x", 1, 60), 0);
-    sptest_resp_t r = call(&OPERATOR, "PUT", path,
-                    "{\"plan\":\"growth\",\"limit_overrides\":{\"user_requests_per_minute\":7,"
-                    "\"agents\":0,\"monthly_interactions\":123456789012}}");
+    sptest_resp_t r =
+        call(&OPERATOR, "PUT", path,
+             "{\"plan\":\"growth\",\"limit_overrides\":{\"user_requests_per_minute\":7,"
+             "\"agents\":0,\"monthly_interactions\":123456789012}}");
     EXPECT_OK(r, 200);
     sptest_assert_json_str(r.json, "plan", "growth");
     sptest_assert_json_int(r.json, "limits.user_requests_per_minute", 7);

@@ -301,8 +301,9 @@ static void test_list_search_paginate(void **state)
     r = call(&fx.owner, "GET", "/v1/users?q=AMY", NULL);
     EXPECT_OK(r, 200);
     sptest_assert_json_int(r.json, "total", 1);
-    assert_string_equal(sptest_json_str(cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "items"), 0), "role"),
-                        "analyst");
+    assert_string_equal(
+        sptest_json_str(cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "items"), 0), "role"),
+        "analyst");
     sptest_resp_free(&r);
     r = call(&fx.owner, "GET", "/v1/users?role=admin", NULL);
     EXPECT_OK(r, 200);

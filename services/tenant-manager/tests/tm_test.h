@@ -97,8 +97,8 @@ static __attribute__((unused)) int harness_teardown(void **state)
 
 /* ---- fixtures ---------------------------------------------------------------- */
 
-static const sptest_caller_t OPERATOR = {NULL, "00000000-0000-4000-8000-0000000000aa", "platform_operator",
-                                  NULL};
+static const sptest_caller_t OPERATOR = {NULL, "00000000-0000-4000-8000-0000000000aa",
+                                         "platform_operator", NULL};
 
 /* A tenant made through the operator route; ids copied into the caller's
  * buffers. Its owner accepts the invite with password pw. */

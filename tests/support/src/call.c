@@ -131,8 +131,7 @@ const char *sptest_err_code(const sptest_resp_t *r)
     return c ? c : "";
 }
 
-void sptest_expect(const sptest_resp_t *r, int status, const char *code, const char *file,
-                   int line)
+void sptest_expect(const sptest_resp_t *r, int status, const char *code, const char *file, int line)
 {
     if (r->status == status && (!code || strcmp(sptest_err_code(r), code) == 0))
         return;

@@ -94,6 +94,14 @@ static void mismatch(const cJSON *root, const char *path, const char *file, int 
     _fail(file, line);
 }
 
+const char *sptest_json_need_str(const cJSON *root, const char *path)
+{
+    const char *s = sptest_json_str(root, path);
+    if (!s)
+        mismatch(root, path, __FILE__, __LINE__, "a string");
+    return s;
+}
+
 static double number(const cJSON *root, const char *path, int null_is_nan)
 {
     const cJSON *n = sptest_json_at(root, path);

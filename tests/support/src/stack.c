@@ -177,8 +177,8 @@ double sptest_ch_num(sp_ch_t *ch, const char *fmt, ...)
     return ch_num(ch, sql);
 }
 
-void sptest_ch_check_num(sp_ch_t *ch, double expected, const char *file, int line,
-                         const char *fmt, ...)
+void sptest_ch_check_num(sp_ch_t *ch, double expected, const char *file, int line, const char *fmt,
+                         ...)
 {
     char sql[1024];
     va_list ap;

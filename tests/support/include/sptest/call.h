@@ -61,8 +61,7 @@ const char *sptest_err_code(const sptest_resp_t *r);
     sptest_expect((const sptest_resp_t *)&(r), (st), (code), __FILE__, __LINE__)
 
 /* Fails the test unless r has status st (any body). */
-#define EXPECT_OK(r, st)                                                                           \
-    sptest_expect((const sptest_resp_t *)&(r), (st), NULL, __FILE__, __LINE__)
+#define EXPECT_OK(r, st) sptest_expect((const sptest_resp_t *)&(r), (st), NULL, __FILE__, __LINE__)
 
 /* What EXPECT and EXPECT_OK call: code NULL checks the status only. */
 void sptest_expect(const sptest_resp_t *r, int status, const char *code, const char *file,

@@ -25,6 +25,10 @@ const cJSON *sptest_json_at(const cJSON *root, const char *path);
 /* The string at path (borrowed), or NULL when absent or not a string. */
 const char *sptest_json_str(const cJSON *root, const char *path);
 
+/* The string at path (borrowed); fails the test, naming the path and what
+ * is there, when it is absent or not a string. */
+const char *sptest_json_need_str(const cJSON *root, const char *path);
+
 /* The number at path; fails the test, naming the path and what is there,
  * when it is absent or not a number (JSON null included). */
 double sptest_json_num(const cJSON *root, const char *path);

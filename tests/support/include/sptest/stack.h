@@ -82,8 +82,8 @@ double sptest_ch_num(sp_ch_t *ch, const char *fmt, ...) __attribute__((format(pr
  * the query printf(fmt, ...) answers is expected. */
 #define sptest_assert_ch_num(ch, expected, ...)                                                    \
     sptest_ch_check_num((ch), (double)(expected), __FILE__, __LINE__, __VA_ARGS__)
-void sptest_ch_check_num(sp_ch_t *ch, double expected, const char *file, int line,
-                         const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void sptest_ch_check_num(sp_ch_t *ch, double expected, const char *file, int line, const char *fmt,
+                         ...) __attribute__((format(printf, 5, 6)));
 
 /* ---- Kafka ---------------------------------------------------------------- */
 
