@@ -101,7 +101,7 @@ run_unit_bins() {
 
 # Every unit test binary of BUILD_DIR, sorted.
 unit_bins() {
-    find "$1/libs" "$1/services" -type f -perm -u+x -name 'test_*' 2>/dev/null | sort
+    find "$1/libs" "$1/services" "$1/tests/support" -type f -perm -u+x -name 'test_*' 2>/dev/null | sort
 }
 
 summary() {

@@ -49,6 +49,8 @@ const cJSON *sptest_json_at(const cJSON *root, const char *path)
                 return NULL;
             cur = cJSON_IsArray(cur) ? step(cur, p + 1, (size_t)(end - p - 1)) : NULL;
             p = end + 1;
+        } else {
+            return NULL; /* an empty segment: "a..b", ".a" */
         }
         if (*p == '.')
             p++;
@@ -172,6 +174,9 @@ void sptest_json_check_len(const cJSON *root, const char *path, int expected, co
                            int line)
 {
     const cJSON *n = sptest_json_at(root, path);
-    if (!(cJSON_IsArray(n) || cJSON_IsObject(n)) || cJSON_GetArraySize(n) != expected)
+    if (!(cJSON_IsArray(n) || cJSON_IsObject(n)))
         mismatch(root, path, file, line, "%d elements", expected);
+    else if (cJSON_GetArraySize(n) != expected)
+        mismatch(root, path, file, line, "%d elements (it has %d)", expected,
+                 cJSON_GetArraySize(n));
 }
