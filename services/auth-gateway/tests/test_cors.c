@@ -17,10 +17,10 @@
 #include <string.h>
 
 #include "../src/cors.h"
-#include "../src/gateway.h"
 #include "platform/error.h"
 #include "platform/log.h"
 #include "platform/rpc.h"
+#include "gw_test.h"
 #include "sptest.h"
 #include "tenant.pb-c.h"
 
@@ -50,7 +50,6 @@ static int list_allowed_origins(sp_rpc_call_t *call, const uint8_t *in, size_t i
 static int setup(void **state)
 {
     (void)state;
-    setenv("SERPHONA_LOG_LEVEL", "error", 1);
     sp_log_init("test_cors", SP_LOG_ERROR);
     TM = sp_rpc_server_new("tenant-manager", "tcp://127.0.0.1:*", NULL, 1);
     if (!TM ||
@@ -58,12 +57,8 @@ static int setup(void **state)
                                  NULL) != 0 ||
         sp_rpc_server_start(TM) != 0)
         return -1;
-    char *argv[] = {"test_cors", NULL};
-    SVC = sp_service_new("auth-gateway", 1, argv);
-    if (!SVC)
+    if (gw_test_init("test_cors", &SVC, &GW) != 0)
         return -1;
-    memset(&GW, 0, sizeof GW);
-    GW.svc = SVC;
     GW.tm = sp_rpc_client_new(sp_rpc_server_endpoint(TM));
     GW.rpc_timeout_ms = 2000;
     static const char *const paths[] = {"/v1/auth/login", "/v1/auth/refresh", NULL};
@@ -235,24 +230,21 @@ static void test_options_that_is_not_a_preflight(void **state)
      * not a preflight, and the gateway answers no other OPTIONS. */
     const char *no_method[] = {"Origin", APP, NULL};
     const char *no_origin[] = {"Access-Control-Request-Method", "POST", NULL};
-    sptest_resp_t r = preflight("/v1/auth/login", no_method);
-    EXPECT(r, 405, "method_not_allowed");
-    assert_null(sptest_resp_header(&r, "Access-Control-Allow-Origin"));
-    sptest_resp_free(&r);
-    r = preflight("/v1/auth/login", no_origin);
-    EXPECT(r, 405, "method_not_allowed");
-    sptest_resp_free(&r);
-    r = preflight("/v1/auth/login", NULL);
-    EXPECT(r, 405, "method_not_allowed");
-    sptest_resp_free(&r);
+    const char *const *not_preflights[] = {no_method, no_origin, NULL};
+    for (size_t i = 0; i < 3; i++) {
+        sptest_resp_t r = preflight("/v1/auth/login", not_preflights[i]);
+        EXPECT(r, 405, "method_not_allowed");
+        assert_null(sptest_resp_header(&r, "Access-Control-Allow-Origin"));
+        sptest_resp_free(&r);
+    }
     /* Exact paths only: an unknown path stays a 404. */
     const char *h[] = {"Origin", APP, "Access-Control-Request-Method", "POST", NULL};
-    r = preflight("/v1/auth/login/", h);
-    EXPECT(r, 404, "route_not_found");
-    sptest_resp_free(&r);
-    r = preflight("/v1/auth/loginX", h);
-    EXPECT(r, 404, "route_not_found");
-    sptest_resp_free(&r);
+    static const char *const unknown[] = {"/v1/auth/login/", "/v1/auth/loginX", "/v1/auth"};
+    for (size_t i = 0; i < sizeof unknown / sizeof *unknown; i++) {
+        sptest_resp_t r = preflight(unknown[i], h);
+        EXPECT(r, 404, "route_not_found");
+        sptest_resp_free(&r);
+    }
 
     /* gw_cors_preflight leaves other methods alone. */
     sp_request_t *req = sp_request_new();

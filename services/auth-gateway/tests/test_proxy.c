@@ -17,59 +17,78 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/gateway.h"
 #include "../src/proxy.h"
 #include "platform/error.h"
 #include "platform/log.h"
 #include "platform/rpc.h"
+#include "gw_test.h"
 #include "sptest.h"
 
 /* ---- the allow-list ------------------------------------------------------------ */
 
+typedef struct {
+    const char *method, *path;
+    int is_public;
+} public_case_t;
+
+static void check_public(const public_case_t *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (gw_proxy_is_public(cases[i].method, cases[i].path) != cases[i].is_public)
+            fail_msg("%s %s: expected %s", cases[i].method, cases[i].path,
+                     cases[i].is_public ? "public" : "not public");
+}
+
 static void test_public_routes_exact_and_method_bound(void **state)
 {
     (void)state;
-    assert_true(gw_proxy_is_public("POST", "/v1/users/invites/accept"));
-    /* Only POST; methods are case-sensitive (RFC 9110). */
-    assert_false(gw_proxy_is_public("GET", "/v1/users/invites/accept"));
-    assert_false(gw_proxy_is_public("PUT", "/v1/users/invites/accept"));
-    assert_false(gw_proxy_is_public("post", "/v1/users/invites/accept"));
-    /* An exact pattern: no trailing slash, suffix, prefix or case variant. */
-    assert_false(gw_proxy_is_public("POST", "/v1/users/invites/accept/"));
-    assert_false(gw_proxy_is_public("POST", "/v1/users/invites/acceptX"));
-    assert_false(gw_proxy_is_public("POST", "/v1/users/invites/accept/x"));
-    assert_false(gw_proxy_is_public("POST", "/v1/users/invites/accep"));
-    assert_false(gw_proxy_is_public("POST", "/v1/users/invites"));
-    assert_false(gw_proxy_is_public("POST", "/V1/users/invites/accept"));
-    assert_false(gw_proxy_is_public("POST", "/v1/Users/invites/accept"));
-    assert_false(gw_proxy_is_public("POST", "v1/users/invites/accept"));
-    assert_false(gw_proxy_is_public("POST", "//v1/users/invites/accept"));
-    /* Everything else of tenant-manager needs a caller. */
-    assert_false(gw_proxy_is_public("POST", "/v1/users"));
-    assert_false(gw_proxy_is_public("GET", "/v1/users/me"));
-    assert_false(gw_proxy_is_public("POST", "/v1/tenants"));
-    assert_false(gw_proxy_is_public("GET", "/v1/api-keys"));
-    assert_false(gw_proxy_is_public("GET", ""));
-    assert_false(gw_proxy_is_public("GET", "/"));
+    static const public_case_t cases[] = {
+        {"POST", "/v1/users/invites/accept", 1},
+        /* Only POST; methods are case-sensitive (RFC 9110). */
+        {"GET", "/v1/users/invites/accept", 0},
+        {"PUT", "/v1/users/invites/accept", 0},
+        {"post", "/v1/users/invites/accept", 0},
+        /* An exact pattern: no trailing slash, suffix, prefix or case variant. */
+        {"POST", "/v1/users/invites/accept/", 0},
+        {"POST", "/v1/users/invites/acceptX", 0},
+        {"POST", "/v1/users/invites/accept/x", 0},
+        {"POST", "/v1/users/invites/accep", 0},
+        {"POST", "/v1/users/invites", 0},
+        {"POST", "/V1/users/invites/accept", 0},
+        {"POST", "/v1/Users/invites/accept", 0},
+        {"POST", "v1/users/invites/accept", 0},
+        {"POST", "//v1/users/invites/accept", 0},
+        /* Everything else of tenant-manager needs a caller. */
+        {"POST", "/v1/users", 0},
+        {"GET", "/v1/users/me", 0},
+        {"POST", "/v1/tenants", 0},
+        {"GET", "/v1/api-keys", 0},
+        {"GET", "", 0},
+        {"GET", "/", 0},
+    };
+    check_public(cases, sizeof cases / sizeof *cases);
 }
 
 static void test_public_system_prefix(void **state)
 {
     (void)state;
-    /* The system prefix: any method, one or more segments after the prefix. */
-    assert_true(gw_proxy_is_public("GET", "/v1/system/tenant-manager"));
-    assert_true(gw_proxy_is_public("DELETE", "/v1/system/analytics-query"));
-    assert_true(gw_proxy_is_public("OPTIONS", "/v1/system/billing"));
-    assert_true(gw_proxy_is_public("GET", "/v1/system/a/b"));
-    /* The bare prefix, with or without its slash, is not under it. */
-    assert_false(gw_proxy_is_public("GET", "/v1/system"));
-    assert_false(gw_proxy_is_public("GET", "/v1/system/"));
-    /* Prefix confusion: a longer first segment is another path. */
-    assert_false(gw_proxy_is_public("GET", "/v1/systemX/tenant-manager"));
-    assert_false(gw_proxy_is_public("GET", "/v1/systems/tenant-manager"));
-    assert_false(gw_proxy_is_public("GET", "/v1/systemtenant-manager"));
-    assert_false(gw_proxy_is_public("GET", "/V1/SYSTEM/tenant-manager"));
-    assert_false(gw_proxy_is_public("GET", "/v2/system/tenant-manager"));
+    static const public_case_t cases[] = {
+        /* The system prefix: any method, one or more segments after it. */
+        {"GET", "/v1/system/tenant-manager", 1},
+        {"DELETE", "/v1/system/analytics-query", 1},
+        {"OPTIONS", "/v1/system/billing", 1},
+        {"GET", "/v1/system/a/b", 1},
+        /* The bare prefix, with or without its slash, is not under it. */
+        {"GET", "/v1/system", 0},
+        {"GET", "/v1/system/", 0},
+        /* Prefix confusion: a longer first segment is another path. */
+        {"GET", "/v1/systemX/tenant-manager", 0},
+        {"GET", "/v1/systems/tenant-manager", 0},
+        {"GET", "/v1/systemtenant-manager", 0},
+        {"GET", "/V1/SYSTEM/tenant-manager", 0},
+        {"GET", "/v2/system/tenant-manager", 0},
+    };
+    check_public(cases, sizeof cases / sizeof *cases);
 }
 
 /* ---- prefix routing ------------------------------------------------------------- */
@@ -125,12 +144,8 @@ static int setup(void **state)
         setenv(BACKS[i].env, sp_rpc_server_endpoint(back_server[i]), 1);
     }
     setenv("SERPHONA_UPSTREAM_TIMEOUT_MS", "5000", 1);
-    char *argv[] = {"test_proxy", NULL};
-    SVC = sp_service_new("auth-gateway", 1, argv);
-    if (!SVC)
+    if (gw_test_init("test_proxy", &SVC, &GW) != 0)
         return -1;
-    memset(&GW, 0, sizeof GW);
-    GW.svc = SVC;
     return gw_proxy_register(&GW) == 0 ? 0 : -1;
 }
 

@@ -18,12 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/gateway.h"
 #include "../src/tokens.h"
 #include "platform/clock.h"
 #include "platform/error.h"
 #include "platform/log.h"
 #include "platform/rpc.h"
+#include "gw_test.h"
 #include "sptest.h"
 
 /* Test-only P-256 keys: OURS signs and verifies; FOREIGN is unknown to the
@@ -72,14 +72,8 @@ static char *token(sp_jwt_keyset_t *ks, const char *iss, const char *aud, int64_
 static int setup(void **state)
 {
     (void)state;
-    setenv("SERPHONA_LOG_LEVEL", "error", 1);
-    sp_log_init("test_tokens", SP_LOG_ERROR);
-    char *argv[] = {"test_tokens", NULL};
-    SVC = sp_service_new("auth-gateway", 1, argv);
-    if (!SVC)
+    if (gw_test_init("test_tokens", &SVC, &GW) != 0)
         return -1;
-    memset(&GW, 0, sizeof GW);
-    GW.svc = SVC;
     GW.issuer = ISS;
     GW.audience = AUD;
     GW.leeway_s = 30;
@@ -161,14 +155,26 @@ static outcome_t with_authorization(const char *value)
     return authenticate(h);
 }
 
-/* form with its one "%s" replaced by tok; caller frees. */
+/* form with its "%s" (if any) replaced by tok; caller frees. */
 static char *bearer(const char *form, const char *tok)
 {
     const char *at = strstr(form, "%s");
-    assert_non_null(at);
     char *s = NULL;
-    assert_true(asprintf(&s, "%.*s%s%s", (int)(at - form), form, tok, at + 2) > 0);
+    if (!at)
+        s = strdup(form);
+    else
+        assert_true(asprintf(&s, "%.*s%s%s", (int)(at - form), form, tok, at + 2) > 0);
+    assert_non_null(s);
     return s;
+}
+
+/* Authorization: form with its "%s" replaced by tok, alone. */
+static outcome_t with_bearer(const char *form, const char *tok)
+{
+    char *v = bearer(form, tok);
+    outcome_t o = with_authorization(v);
+    free(v);
+    return o;
 }
 
 #define REFUSED(o, st, c)                                                                          \
@@ -210,10 +216,8 @@ static void test_only_bearer_scheme(void **state)
         assert_non_null(strstr(o.message, "only Bearer"));
     }
     /* A leading space is not the scheme either. */
-    char *lead = bearer(" Bearer %s", VALID);
-    outcome_t o = with_authorization(lead);
+    outcome_t o = with_bearer(" Bearer %s", VALID);
     REFUSED(o, 401, "invalid_token");
-    free(lead);
 }
 
 static void test_scheme_case_and_spacing(void **state)
@@ -225,30 +229,24 @@ static void test_scheme_case_and_spacing(void **state)
     static const char *const forms[] = {"Bearer %s",    "bearer %s",    "BEARER %s",   "BeArEr %s",
                                         "Bearer    %s", "Bearer %s   ", "Bearer  %s  "};
     for (size_t i = 0; i < sizeof forms / sizeof *forms; i++) {
-        char *v = bearer(forms[i], EXPIRED);
-        outcome_t o = with_authorization(v);
+        outcome_t o = with_bearer(forms[i], EXPIRED);
         if (o.status != 401 || strcmp(o.code, "token_expired") != 0)
             fail_msg("\"%s\": expected 401 token_expired, got %d %s", forms[i], o.status, o.code);
         assert_int_equal(o.result, GW_AUTH_REFUSED);
         assert_string_equal(o.challenge, BAD_TOKEN_CHALLENGE);
-        free(v);
     }
     /* A tab is not trimmed: it stays in the token, which is then
      * malformed. */
-    char *tab = bearer("Bearer %s\t", EXPIRED);
-    outcome_t o = with_authorization(tab);
-    REFUSED(o, 401, "invalid_token");
-    free(tab);
-    /* Nothing after the scheme. */
-    o = with_authorization("Bearer ");
-    REFUSED(o, 401, "invalid_token");
-    o = with_authorization("Bearer     ");
-    REFUSED(o, 401, "invalid_token");
-    /* Two tokens. */
-    char *two = bearer("Bearer %s x.y.z", EXPIRED);
-    o = with_authorization(two);
-    REFUSED(o, 401, "invalid_token");
-    free(two);
+    static const char *const malformed[] = {
+        "Bearer %s\t",     /* a tab is not trimmed: it stays in the token */
+        "Bearer %s x.y.z", /* two tokens */
+        "Bearer ",         /* nothing after the scheme */
+        "Bearer     ",
+    };
+    for (size_t i = 0; i < sizeof malformed / sizeof *malformed; i++) {
+        outcome_t o = with_bearer(malformed[i], EXPIRED);
+        REFUSED(o, 401, "invalid_token");
+    }
 }
 
 static void test_token_verdicts(void **state)
@@ -266,13 +264,11 @@ static void test_token_verdicts(void **state)
         {"a.b.c", "malformed"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        char *v = bearer("Bearer %s", cases[i].tok);
-        outcome_t o = with_authorization(v);
+        outcome_t o = with_bearer("Bearer %s", cases[i].tok);
         REFUSED(o, 401, "invalid_token");
         if (!strstr(o.message, cases[i].reason))
             fail_msg("expected the reason %s, got \"%s\"", cases[i].reason, o.message);
         assert_string_equal(o.challenge, BAD_TOKEN_CHALLENGE);
-        free(v);
     }
     /* One altered signature byte. */
     char *tampered = bearer("Bearer %s", VALID);
@@ -288,10 +284,8 @@ static void test_valid_token_goes_to_tenant_manager(void **state)
     (void)state;
     /* It verifies, so the principal is looked up: tenant-manager cannot be
      * asked, and the answer is 503, not a pass. */
-    char *v = bearer("Bearer %s", VALID);
-    outcome_t o = with_authorization(v);
+    outcome_t o = with_bearer("Bearer %s", VALID);
     REFUSED(o, 503, "auth_unavailable");
-    free(v);
 }
 
 static void test_several_authorization_headers(void **state)
