@@ -63,8 +63,9 @@ static __attribute__((unused)) sptest_resp_t call(const sptest_caller_t *who, co
 static __attribute__((unused)) int harness_setup(void **state)
 {
     (void)state;
-    if (sptest_env_require("SERPHONA_TEST_PG_URL", "SERPHONA_TEST_PG_OWNER_URL",
-                           "SERPHONA_TEST_REDIS_PORT", NULL) != 0)
+    if (sptest_env_require((const char *const[]){"SERPHONA_TEST_PG_URL",
+                                                 "SERPHONA_TEST_PG_OWNER_URL",
+                                                 "SERPHONA_TEST_REDIS_PORT", NULL}) != 0)
         return -1;
     sp_log_init("tenant-manager-test", SP_LOG_WARN);
     sptest_run_id(RUN);

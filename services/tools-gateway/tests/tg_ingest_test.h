@@ -146,8 +146,9 @@ static void new_tenant(char out[SP_UUID_STR_LEN])
 static int setup(void **state)
 {
     (void)state;
-    if (sptest_env_require("SERPHONA_TEST_PG_URL", "SERPHONA_TEST_PG_OWNER_URL",
-                           "SERPHONA_TEST_REDIS_PORT", "SERPHONA_TEST_KAFKA_BROKERS", NULL) != 0)
+    if (sptest_env_require((const char *const[]){
+            "SERPHONA_TEST_PG_URL", "SERPHONA_TEST_PG_OWNER_URL", "SERPHONA_TEST_REDIS_PORT",
+            "SERPHONA_TEST_KAFKA_BROKERS", NULL}) != 0)
         return -1;
     BROKERS = sptest_kafka_brokers();
     sp_log_init("tools-gateway-test", SP_LOG_ERROR);

@@ -39,15 +39,12 @@ const char *sptest_env(const char *name)
     return v;
 }
 
-int sptest_env_require(const char *name, ...)
+int sptest_env_require(const char *const *names)
 {
     int rc = 0;
-    va_list ap;
-    va_start(ap, name);
-    for (const char *n = name; n; n = va_arg(ap, const char *))
-        if (!sptest_env(n))
+    for (size_t i = 0; names[i]; i++)
+        if (!sptest_env(names[i]))
             rc = -1;
-    va_end(ap);
     return rc;
 }
 

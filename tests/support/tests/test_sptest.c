@@ -133,8 +133,9 @@ static void test_env(void **state)
     setenv("SPTEST_SELF_TEST_SET", "v", 1);
     assert_null(sptest_env("SPTEST_SELF_TEST_UNSET"));
     assert_string_equal(sptest_env("SPTEST_SELF_TEST_SET"), "v");
-    assert_int_equal(sptest_env_require("SPTEST_SELF_TEST_SET", NULL), 0);
-    assert_int_equal(sptest_env_require("SPTEST_SELF_TEST_SET", "SPTEST_SELF_TEST_UNSET", NULL),
+    assert_int_equal(sptest_env_require((const char *const[]){"SPTEST_SELF_TEST_SET", NULL}), 0);
+    assert_int_equal(sptest_env_require((const char *const[]){"SPTEST_SELF_TEST_SET",
+                                                              "SPTEST_SELF_TEST_UNSET", NULL}),
                      -1);
     char a[9], b[9];
     sptest_run_id(a);

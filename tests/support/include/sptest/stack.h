@@ -25,9 +25,10 @@
  * missing and how to run the test (tests/with-stack.sh). */
 const char *sptest_env(const char *name);
 
-/* 0 when every variable of the NULL-terminated list is set, else -1 after
- * naming each missing one. For a group setup to return. */
-int sptest_env_require(const char *name, ...) __attribute__((sentinel));
+/* 0 when every variable of names (NULL-terminated) is set, else -1 after
+ * naming each missing one. For a group setup to return:
+ *   sptest_env_require((const char *const[]){"SERPHONA_TEST_CH_URL", NULL}) */
+int sptest_env_require(const char *const *names);
 
 /* Eight hex characters of randomness (and the NUL), to keep the names a run
  * creates (slugs, topics, groups) apart from other runs. */
