@@ -151,9 +151,10 @@ SERVER_TEST_SRC := \
   $(wildcard services/tenant-manager/tests/test_*.c) \
   $(wildcard services/tools-gateway/tests/test_ingest*.c)
 PURE_UNIT_BINS := $(patsubst %.c,$(BUILD)/%,$(filter-out $(SERVER_TEST_SRC),$(UNIT_SRC)))
-# Pure but slow (test_events waits out librdkafka mock-cluster timeouts for
-# about a minute): left out of `make check`, run by unit-test-pure and up.
-SLOW_TEST_SRC := libs/platform/tests/test_events.c
+# Pure but slow (the test_events_* binaries wait out librdkafka mock-cluster
+# timeouts, 15-25 s each): left out of `make check`, run by unit-test-pure
+# and up.
+SLOW_TEST_SRC := $(wildcard libs/platform/tests/test_events*.c)
 CHECK_BINS := $(filter-out $(patsubst %.c,$(BUILD)/%,$(SLOW_TEST_SRC)),$(PURE_UNIT_BINS))
 svc_of = $(word 2,$(subst /, ,$(1)))
 # A variable, because a literal % in a pattern rule's prerequisites would be
@@ -189,7 +190,7 @@ test: deps
 # Every unit test of $(BUILD), against one private stack (tests/run-all.sh
 # --unit); `make test` runs these too, plain and under ASan.
 unit-test: $(UNIT_BINS) $(BUILD)/bin/serphona-dev-broker
-	@tests/run-all.sh --unit $(BUILD)
+	@tests/run-all.sh --unit $(BUILD) $(UNIT_BINS)
 
 # The pure unit tests only: no stack is started.
 unit-test-pure: $(PURE_UNIT_BINS)

@@ -8,9 +8,9 @@
 # Prints one closing line "N passed, N failed" over every suite.
 #
 # Two narrower modes serve the Makefile:
-#   tests/run-all.sh --unit BUILD_DIR         every unit test of BUILD_DIR
-#                                             against one private stack
-#                                             (make unit-test)
+#   tests/run-all.sh --unit BUILD_DIR [BIN...]   the given unit tests (default:
+#                                             every one in BUILD_DIR) against
+#                                             one private stack (make unit-test)
 #   tests/run-all.sh --unit-pure BUILD_DIR BIN...   the given pure unit tests,
 #                                             no stack (make check)
 # Both print the same "ok"/"FAIL" lines and a closing "N passed, N failed".
@@ -134,9 +134,11 @@ run_suite() {
 case "${1:-}" in
 --unit)
     build=${2:-build}
+    shift 2
     note "unit tests ($build, private stack)"
     if start_unit_stack "$build"; then
-        mapfile -t bins < <(unit_bins "$build")
+        # The given binaries (the Makefile's list), else every one built.
+        if (($#)); then bins=("$@"); else mapfile -t bins < <(unit_bins "$build"); fi
         run_unit_bins unit "$build" "$UNIT_RUN_DIR/out.txt" "${bins[@]}"
     else
         record "unit stack start" 1
