@@ -3,6 +3,9 @@
 #   make            build libraries, the seven services, the dev broker, tests
 #   make deps       install every Debian package the build, tests and stack need
 #   make test       deps + build + unit, integration and sanitizer suites
+#   make unit-test  build + every unit test (server tests against a private stack)
+#   make unit-test-pure  build + the unit tests that need no server
+#   make check      build + the fast ones of those (seconds; not SLOW_TEST_SRC)
 #   make run        deps + build + local stack + services + demo data
 #   make bench      deps + build + benchmarks (prints figures and ratios)
 #   make lint       cppcheck + clang-tidy + clang-format check
@@ -27,7 +30,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 LIBNAMES := $(notdir $(wildcard libs/*))
-INCLUDES := $(foreach l,$(LIBNAMES),-Ilibs/$(l)/include) -I$(BUILD)/gen
+INCLUDES := $(foreach l,$(LIBNAMES),-Ilibs/$(l)/include) -I$(BUILD)/gen -Itests/support/include
 
 # -Wconversion is left out: protobuf-c, libpq and libmicrohttpd APIs mix int,
 # size_t and uint64_t so often that the casts it demands would hide real bugs.
@@ -116,9 +119,43 @@ $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIB_ARCHIVES)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIB_ARCHIVES) $(LDLIBS_ALL)
 
 # --- unit tests: libs/*/tests/test_*.c and services/*/tests/test_*.c --------
-# A service test links the service's objects except main.o.
-UNIT_SRC  := $(wildcard libs/*/tests/test_*.c) $(wildcard services/*/tests/test_*.c)
+# A service test links the service's objects except main.o. Every unit test
+# also links libsptest.a (tests/support: JSON-path assertions, in-process
+# requests, EXPECT, stack fixtures), which nothing else links; it is not
+# under libs/ because every libs/* library is linked into the services.
+UNIT_SRC  := $(wildcard libs/*/tests/test_*.c) $(wildcard services/*/tests/test_*.c) \
+             $(wildcard tests/support/tests/test_*.c)
 UNIT_BINS := $(patsubst %.c,$(BUILD)/%,$(UNIT_SRC))
+SPTEST_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/support/src/*.c))
+SPTEST_LIB := $(BUILD)/lib/libsptest.a
+$(SPTEST_LIB): $(SPTEST_OBJ)
+	@mkdir -p $(@D)
+	@echo "  AR      $@"
+	$(Q)$(AR) rcs $@ $^
+
+# Server tests: the unit tests that need the private PostgreSQL / Redis /
+# ClickHouse / Kafka stack (they read SERPHONA_TEST_*, usually through
+# sptest/stack.h). The rule is this list: a test that needs a server is
+# named here, every other unit test is pure (no server, no network beyond
+# loopback sockets it opens itself) and runs in `make unit-test-pure`. A
+# server test missing from the list fails there with "SERPHONA_TEST_... is
+# not set", never passes by testing nothing.
+SERVER_TEST_SRC := \
+  libs/platform/tests/test_ch_migrate.c libs/platform/tests/test_clickhouse.c \
+  libs/platform/tests/test_db.c libs/platform/tests/test_redis.c \
+  services/analytics-processor/tests/test_retention.c \
+  services/analytics-processor/tests/test_store.c \
+  $(wildcard services/analytics-query/tests/test_routes*.c) \
+  services/analytics-query/tests/test_rollup_backfill.c \
+  services/auth-gateway/tests/test_gateway.c \
+  $(wildcard services/tenant-manager/tests/test_*.c) \
+  $(wildcard services/tools-gateway/tests/test_ingest*.c)
+PURE_UNIT_BINS := $(patsubst %.c,$(BUILD)/%,$(filter-out $(SERVER_TEST_SRC),$(UNIT_SRC)))
+# Pure but slow (the test_events_* binaries wait out librdkafka mock-cluster
+# timeouts, 15-25 s each): left out of `make check`, run by unit-test-pure
+# and up.
+SLOW_TEST_SRC := $(wildcard libs/platform/tests/test_events*.c)
+CHECK_BINS := $(filter-out $(patsubst %.c,$(BUILD)/%,$(SLOW_TEST_SRC)),$(PURE_UNIT_BINS))
 svc_of = $(word 2,$(subst /, ,$(1)))
 # A variable, because a literal % in a pattern rule's prerequisites would be
 # replaced by the stem.
@@ -127,17 +164,21 @@ MAIN_OBJ_PAT := %/main.o
 # intermediates, so a rebuild compiles only what changed.
 .SECONDARY: $(patsubst %.c,$(BUILD)/obj/%.o,$(UNIT_SRC) $(BENCH_SRC) $(wildcard deploy/tools/*.c))
 .SECONDEXPANSION:
-$(BUILD)/libs/%: $(BUILD)/obj/libs/%.o $(LIB_ARCHIVES)
+$(BUILD)/libs/%: $(BUILD)/obj/libs/%.o $(SPTEST_LIB) $(LIB_ARCHIVES)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIB_ARCHIVES) $(LDLIBS_ALL) -lcmocka
-$(BUILD)/services/%: $(BUILD)/obj/services/%.o $$(filter-out $$(MAIN_OBJ_PAT),$$($$(call svc_of,services/$$*)_OBJ)) $(LIB_ARCHIVES)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(SPTEST_LIB) $(LIB_ARCHIVES) $(LDLIBS_ALL) -lcmocka
+$(BUILD)/tests/support/%: $(BUILD)/obj/tests/support/%.o $(SPTEST_LIB) $(LIB_ARCHIVES)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(SPTEST_LIB) $(LIB_ARCHIVES) $(LDLIBS_ALL) -lcmocka
+$(BUILD)/services/%: $(BUILD)/obj/services/%.o $$(filter-out $$(MAIN_OBJ_PAT),$$($$(call svc_of,services/$$*)_OBJ)) $(SPTEST_LIB) $(LIB_ARCHIVES)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL) -lcmocka
 
 # --- top-level targets -----------------------------------------------------
-.PHONY: all deps test unit-test integration-test sanitize-test run bench lint clean format
+.PHONY: all deps test unit-test unit-test-pure check run bench lint clean format
 all: $(SERVICE_BINS) $(BUILD)/bin/serphona-dev-broker $(TOOL_BINS) $(UNIT_BINS) $(BENCH_BINS)
 
 deps:
@@ -145,6 +186,19 @@ deps:
 
 test: deps
 	@tests/run-all.sh
+
+# Every unit test of $(BUILD), against one private stack (tests/run-all.sh
+# --unit); `make test` runs these too, plain and under ASan.
+unit-test: $(UNIT_BINS) $(BUILD)/bin/serphona-dev-broker
+	@tests/run-all.sh --unit $(BUILD) $(UNIT_BINS)
+
+# The pure unit tests only: no stack is started.
+unit-test-pure: $(PURE_UNIT_BINS)
+	@tests/run-all.sh --unit-pure $(BUILD) $(PURE_UNIT_BINS)
+
+# The fast pure ones (all but SLOW_TEST_SRC): seconds, for every edit.
+check: $(CHECK_BINS)
+	@tests/run-all.sh --unit-pure $(BUILD) $(CHECK_BINS)
 
 run: deps
 	@$(MAKE) --no-print-directory all

@@ -1,9 +1,8 @@
 /*
  * ap_test.h — shared fixtures of the processor's tests that need a real
- * ClickHouse (SERPHONA_TEST_CH_URL, set by tests/run-all.sh): a fresh
- * database with the schema of deploy/clickhouse applied, small queries, and
- * records to store. Static functions only: each test binary includes this
- * once.
+ * ClickHouse (sptest/stack.h): a fresh database with the schema of
+ * deploy/clickhouse applied, and records to store. Static functions only: each test binary includes
+ * this once.
  */
 #ifndef AP_TEST_H
 #define AP_TEST_H
@@ -23,60 +22,27 @@
 
 #include "../src/batch.h"
 #include "../src/store.h"
-#include "platform/ch_migrate.h"
 #include "platform/clickhouse.h"
 #include "platform/error.h"
 #include "platform/log.h"
+#include "sptest.h"
 
-static char ap_db[64];
+static char ap_db[SPTEST_CH_DB_LEN];
 static sp_ch_t *ap_ch;
-
-static const char *ap_ch_url(void)
-{
-    const char *url = getenv("SERPHONA_TEST_CH_URL");
-    if (!url) {
-        fprintf(stderr, "SERPHONA_TEST_CH_URL is not set (tests/run-all.sh sets it)\n");
-        exit(1);
-    }
-    return url;
-}
 
 /* Group setup: a fresh database named after prefix, migrated. */
 static int ap_db_setup(const char *prefix)
 {
-    snprintf(ap_db, sizeof ap_db, "%s_%d_%ld", prefix, (int)getpid(), (long)time(NULL));
-    if (sp_ch_migrate(ap_ch_url(), NULL, NULL, ap_db, "deploy/clickhouse") != 0)
-        return -1;
-    ap_ch = sp_ch_new(ap_ch_url(), ap_db, NULL, NULL);
+    ap_ch = sptest_ch_create(prefix, ap_db);
     return ap_ch ? 0 : -1;
 }
 
 static int ap_db_teardown(void **state)
 {
     (void)state;
-    sp_ch_t *admin = sp_ch_new(ap_ch_url(), NULL, NULL, NULL);
-    char sql[128];
-    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", ap_db);
-    sp_ch_exec(admin, sql, NULL, 0, NULL, NULL);
-    sp_ch_destroy(&admin);
+    sptest_ch_drop(ap_db);
     sp_ch_destroy(&ap_ch);
     return 0;
-}
-
-/* The first number a query answers (-1 on failure). */
-static double ap_num(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static double ap_num(const char *fmt, ...)
-{
-    char sql[1024], *out = NULL;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof sql, fmt, ap);
-    va_end(ap);
-    if (sp_ch_exec(ap_ch, sql, NULL, 0, &out, NULL) != 0)
-        return -1;
-    double v = strtod(out, NULL);
-    free(out);
-    return v;
 }
 
 /* Adds interaction n of tenant to b, occurred at occurred_ms, with two

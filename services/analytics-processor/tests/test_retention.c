@@ -58,8 +58,10 @@ static int days_of(const char *tenant, void *ud)
 static void wait_mutations(void)
 {
     for (int i = 0; i < 300; i++) {
-        if (ap_num("SELECT count() FROM system.mutations WHERE database = currentDatabase() AND "
-                   "is_done = 0") == 0)
+        if (sptest_ch_num(
+                ap_ch,
+                "SELECT count() FROM system.mutations WHERE database = currentDatabase() AND "
+                "is_done = 0") == 0)
             return;
         usleep(100000);
     }
@@ -68,7 +70,7 @@ static void wait_mutations(void)
 
 static double rows_of(const char *table, const char *tenant)
 {
-    return ap_num("SELECT count() FROM %s WHERE tenant_id = '%s'", table, tenant);
+    return sptest_ch_num(ap_ch, "SELECT count() FROM %s WHERE tenant_id = '%s'", table, tenant);
 }
 
 static void test_pass_deletes_expired_rows(void **state)
@@ -96,14 +98,15 @@ static void test_pass_deletes_expired_rows(void **state)
     assert_true(rows_of("interactions", T1) == 1);
     assert_true(rows_of("utterances", T1) == 2);
     assert_true(rows_of("interaction_keys", T1) == 1);
-    assert_true(ap_num("SELECT sum(interactions) FROM interactions_hourly WHERE tenant_id = '" T1
-                       "'") == 1);
-    assert_true(
-        ap_num("SELECT sum(csat_sum) FROM interactions_hourly WHERE tenant_id = '" T1 "'") == 4);
-    assert_true(ap_num("SELECT sum(interactions) FROM topics_hourly WHERE tenant_id = '" T1 "'") ==
-                1);
-    assert_true(ap_num("SELECT sum(interactions) FROM interactions_hourly_channel WHERE "
-                       "tenant_id = '" T1 "'") == 1);
+    sptest_assert_ch_num(
+        ap_ch, 1, "SELECT sum(interactions) FROM interactions_hourly WHERE tenant_id = '" T1 "'");
+    sptest_assert_ch_num(
+        ap_ch, 4, "SELECT sum(csat_sum) FROM interactions_hourly WHERE tenant_id = '" T1 "'");
+    sptest_assert_ch_num(ap_ch, 1,
+                         "SELECT sum(interactions) FROM topics_hourly WHERE tenant_id = '" T1 "'");
+    sptest_assert_ch_num(ap_ch, 1,
+                         "SELECT sum(interactions) FROM interactions_hourly_channel WHERE "
+                         "tenant_id = '" T1 "'");
     /* Whatever table a later migration adds with a tenant and a time (a new
      * rollup), none keeps T1's expired rows: the pass must know them all. */
     char *out = NULL;
@@ -124,9 +127,11 @@ static void test_pass_deletes_expired_rows(void **state)
         char *col = strchr(line, '\t');
         assert_non_null(col);
         *col++ = '\0';
-        double expired = ap_num("SELECT count() FROM %s WHERE tenant_id = '" T1 "' AND %s < "
-                                "toDateTime(%lld)",
-                                line, col, (long long)(ap_retention_cutoff(now_ms / 1000, 30)));
+        double expired =
+            sptest_ch_num(ap_ch,
+                          "SELECT count() FROM %s WHERE tenant_id = '" T1 "' AND %s < "
+                          "toDateTime(%lld)",
+                          line, col, (long long)(ap_retention_cutoff(now_ms / 1000, 30)));
         if (expired != 0)
             fail_msg("retention left expired rows in table %s", line);
         checked++;

@@ -38,18 +38,18 @@ static void test_insert_once_and_skip_replays(void **state)
     assert_int_equal(store(b), 0);
     assert_int_equal(ap_batch_new_count(b, NULL), 3);
 
-    assert_true(ap_num("SELECT count() FROM interactions") == 3);
-    assert_true(ap_num("SELECT count() FROM utterances") == 6);
-    assert_true(ap_num("SELECT count() FROM interaction_keys") == 3);
-    assert_true(ap_num("SELECT sum(interactions) FROM interactions_hourly WHERE tenant_id = '" T1
-                       "'") == 2);
-    assert_true(
-        ap_num("SELECT sum(csat_sum) FROM interactions_hourly WHERE tenant_id = '" T1 "'") == 5);
-    assert_true(ap_num("SELECT sum(nps_promoters) FROM interactions_hourly") == 1);
-    assert_true(ap_num("SELECT sum(nps_detractors) FROM interactions_hourly") == 1);
-    assert_true(ap_num("SELECT sum(interactions) FROM topics_hourly") == 3);
-    assert_true(ap_num("SELECT toUnixTimestamp(min(hour)) FROM interactions_hourly") ==
-                (double)H / 1000);
+    sptest_assert_ch_num(ap_ch, 3, "SELECT count() FROM interactions");
+    sptest_assert_ch_num(ap_ch, 6, "SELECT count() FROM utterances");
+    sptest_assert_ch_num(ap_ch, 3, "SELECT count() FROM interaction_keys");
+    sptest_assert_ch_num(
+        ap_ch, 2, "SELECT sum(interactions) FROM interactions_hourly WHERE tenant_id = '" T1 "'");
+    sptest_assert_ch_num(
+        ap_ch, 5, "SELECT sum(csat_sum) FROM interactions_hourly WHERE tenant_id = '" T1 "'");
+    sptest_assert_ch_num(ap_ch, 1, "SELECT sum(nps_promoters) FROM interactions_hourly");
+    sptest_assert_ch_num(ap_ch, 1, "SELECT sum(nps_detractors) FROM interactions_hourly");
+    sptest_assert_ch_num(ap_ch, 3, "SELECT sum(interactions) FROM topics_hourly");
+    sptest_assert_ch_num(ap_ch, (double)H / 1000,
+                         "SELECT toUnixTimestamp(min(hour)) FROM interactions_hourly");
 
     /* A replay of the whole batch plus one new interaction: only the new
      * one is written, every KPI counts each interaction once. */
@@ -64,12 +64,12 @@ static void test_insert_once_and_skip_replays(void **state)
         ap_batch_entry(b, i, &e);
         assert_int_equal(e.state, AP_ENTRY_DUP_STORED);
     }
-    assert_true(ap_num("SELECT count() FROM interactions") == 4);
-    assert_true(ap_num("SELECT count() FROM utterances") == 8);
-    assert_true(ap_num("SELECT sum(interactions) FROM interactions_hourly") == 4);
-    assert_true(ap_num("SELECT sum(csat_count) FROM interactions_hourly") == 2);
-    assert_true(ap_num("SELECT sum(interactions) FROM topics_hourly") == 4);
-    double s = ap_num("SELECT sum(sentiment_sum) FROM interactions_hourly");
+    sptest_assert_ch_num(ap_ch, 4, "SELECT count() FROM interactions");
+    sptest_assert_ch_num(ap_ch, 8, "SELECT count() FROM utterances");
+    sptest_assert_ch_num(ap_ch, 4, "SELECT sum(interactions) FROM interactions_hourly");
+    sptest_assert_ch_num(ap_ch, 2, "SELECT sum(csat_count) FROM interactions_hourly");
+    sptest_assert_ch_num(ap_ch, 4, "SELECT sum(interactions) FROM topics_hourly");
+    double s = sptest_ch_num(ap_ch, "SELECT sum(sentiment_sum) FROM interactions_hourly");
     assert_true(s > 0.999 && s < 1.001); /* 0.5 - 0.5 + 0.25 + 0.75 */
 
     /* Only replays: nothing is sent at all. */
@@ -77,7 +77,7 @@ static void test_insert_once_and_skip_replays(void **state)
     ap_add(b, T2, 7, H + 180000, 0.75, -1, -1);
     assert_int_equal(store(b), 0);
     assert_int_equal(ap_batch_new_count(b, NULL), 0);
-    assert_true(ap_num("SELECT count() FROM interactions") == 4);
+    sptest_assert_ch_num(ap_ch, 4, "SELECT count() FROM interactions");
     ap_batch_destroy(&b);
 }
 
@@ -95,7 +95,8 @@ static void test_unreachable_is_unavailable(void **state)
     sp_ch_destroy(&down);
 
     /* A server that refuses the statement (no such table): SP_EDB. */
-    sp_ch_t *nodb = sp_ch_new(ap_ch_url(), "no_such_database_here", NULL, NULL);
+    sp_ch_t *nodb =
+        sp_ch_new(sptest_env("SERPHONA_TEST_CH_URL"), "no_such_database_here", NULL, NULL);
     assert_int_equal(ap_store_lookup(nodb, b), SP_EDB);
     sp_ch_destroy(&nodb);
     ap_batch_destroy(&b);

@@ -26,7 +26,7 @@ static rreply_t *resolve(sp_arena_t *a, const char *key)
 }
 
 /* Creates a key; returns the reply (caller frees). */
-static resp_t create(const caller_t *by, const char *body)
+static sptest_resp_t create(const sptest_caller_t *by, const char *body)
 {
     return call(by, "POST", "/v1/api-keys", body);
 }
@@ -52,7 +52,7 @@ static char *tenant_sql(const char *tenant_id, const char *sql)
     char buf[1024];
     snprintf(buf, sizeof(buf), "BEGIN; SELECT set_config('app.tenant_id', '%s', true); %s",
              tenant_id, sql);
-    return owner_value(buf);
+    return sptest_pg_owner_value(buf);
 }
 
 static void test_create_validation(void **state)
@@ -60,10 +60,10 @@ static void test_create_validation(void **state)
     (void)state;
     tenant_fx_t fx;
     make_tenant(&fx, "keyval", "trial");
-    caller_t admin = {fx.id, "00000000-0000-4000-8000-0000000000ad", "admin", NULL};
-    caller_t analyst = {fx.id, "00000000-0000-4000-8000-0000000000a1", "analyst", NULL};
+    sptest_caller_t admin = {fx.id, "00000000-0000-4000-8000-0000000000ad", "admin", NULL};
+    sptest_caller_t analyst = {fx.id, "00000000-0000-4000-8000-0000000000a1", "analyst", NULL};
     const struct {
-        const caller_t *by;
+        const sptest_caller_t *by;
         const char *body;
         int status;
         const char *code;
@@ -89,24 +89,24 @@ static void test_create_validation(void **state)
         {&analyst, "{\"name\":\"k\",\"scopes\":[\"ingest:write\"]}", 403, "forbidden"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
-        resp_t r = create(bad[i].by, bad[i].body);
+        sptest_resp_t r = create(bad[i].by, bad[i].body);
         EXPECT(r, bad[i].status, bad[i].code);
-        resp_free(&r);
+        sptest_resp_free(&r);
     }
-    resp_t r = call(&fx.owner, "GET", "/v1/api-keys", NULL);
+    sptest_resp_t r = call(&fx.owner, "GET", "/v1/api-keys", NULL);
     EXPECT_OK(r, 200);
-    assert_int_equal((int)jnum(r.json, "total"), 0);
-    resp_free(&r);
+    sptest_assert_json_int(r.json, "total", 0);
+    sptest_resp_free(&r);
     /* An API key with api_keys:write can mint keys within its own scopes. */
     const char *const scopes[] = {"api_keys:write", "ingest:write", NULL};
-    caller_t key = {fx.id, "00000000-0000-4000-8000-0000000000cc", NULL, scopes};
+    sptest_caller_t key = {fx.id, "00000000-0000-4000-8000-0000000000cc", NULL, scopes};
     r = create(&key, "{\"name\":\"child\",\"scopes\":[\"ingest:write\"]}");
     EXPECT_OK(r, 201);
-    assert_string_equal(jstr(r.json, "created_by"), "00000000-0000-4000-8000-0000000000cc");
-    resp_free(&r);
+    sptest_assert_json_str(r.json, "created_by", "00000000-0000-4000-8000-0000000000cc");
+    sptest_resp_free(&r);
     r = create(&key, "{\"name\":\"child\",\"scopes\":[\"analytics:read\"]}");
     EXPECT(r, 403, "scope_not_allowed");
-    resp_free(&r);
+    sptest_resp_free(&r);
 }
 
 static void test_lifecycle_and_resolve(void **state)
@@ -115,20 +115,20 @@ static void test_lifecycle_and_resolve(void **state)
     tenant_fx_t fx;
     make_tenant(&fx, "keys", "trial");
     sp_arena_t *a = sp_arena_new();
-    resp_t r = create(&fx.owner, "{\"name\":\"Partner CRM\",\"scopes\":[\"ingest:write\","
-                                 "\"tools:read\",\"ingest:write\"],\"expires_at\":"
-                                 "\"2999-01-01T00:00:00Z\"}");
+    sptest_resp_t r = create(&fx.owner, "{\"name\":\"Partner CRM\",\"scopes\":[\"ingest:write\","
+                                        "\"tools:read\",\"ingest:write\"],\"expires_at\":"
+                                        "\"2999-01-01T00:00:00Z\"}");
     EXPECT_OK(r, 201);
-    char *key = strdup(jstr(r.json, "key"));
+    char *key = strdup(sptest_json_str(r.json, "key"));
     char id[SP_UUID_STR_LEN], prefix[16];
-    snprintf(id, sizeof(id), "%s", jstr(r.json, "id"));
-    snprintf(prefix, sizeof(prefix), "%s", jstr(r.json, "prefix"));
+    snprintf(id, sizeof(id), "%s", sptest_json_str(r.json, "id"));
+    snprintf(prefix, sizeof(prefix), "%s", sptest_json_str(r.json, "prefix"));
     assert_int_equal(strncmp(key, "sk_live_", 8), 0);
     assert_int_equal(strncmp(key + 8, prefix, 12), 0);
-    assert_string_equal(jstr(r.json, "status"), "active");
-    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r.json, "scopes")), 2); /* deduped */
-    assert_true(cJSON_IsNull(cJSON_GetObjectItem(r.json, "last_used_at")));
-    resp_free(&r);
+    sptest_assert_json_str(r.json, "status", "active");
+    sptest_assert_json_len(r.json, "scopes", 2); /* deduped */
+    sptest_assert_json_null(r.json, "last_used_at");
+    sptest_resp_free(&r);
 
     /* Only the SHA-256 is stored; list and get never show the secret. */
     char sql[512];
@@ -142,22 +142,22 @@ static void test_lifecycle_and_resolve(void **state)
     const char *secret = key + 8 + 12 + 1;
     r = call(&fx.owner, "GET", "/v1/api-keys", NULL);
     EXPECT_OK(r, 200);
-    assert_int_equal((int)jnum(r.json, "total"), 1);
+    sptest_assert_json_int(r.json, "total", 1);
     assert_null(strstr(r.text, secret));
     assert_null(strstr(r.text, "\"key\""));
-    resp_free(&r);
+    sptest_resp_free(&r);
     char path[128];
     snprintf(path, sizeof(path), "/v1/api-keys/%s", id);
     r = call(&fx.owner, "GET", path, NULL);
     EXPECT_OK(r, 200);
     assert_null(strstr(r.text, secret));
-    resp_free(&r);
+    sptest_resp_free(&r);
     /* The audit entry does not hold it either. */
     r = call(&fx.owner, "GET", "/v1/audit-log?action=api_key.created", NULL);
     EXPECT_OK(r, 200);
-    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r.json, "items")), 1);
+    sptest_assert_json_len(r.json, "items", 1);
     assert_null(strstr(r.text, secret));
-    resp_free(&r);
+    sptest_resp_free(&r);
 
     rreply_t *k = resolve(a, key);
     assert_int_equal(k->result, K_OK);
@@ -168,8 +168,8 @@ static void test_lifecycle_and_resolve(void **state)
     assert_string_equal(k->scopes[0], "ingest:write");
     assert_string_equal(k->scopes[1], "tools:read");
     r = call(&fx.owner, "GET", path, NULL);
-    assert_non_null(jstr(r.json, "last_used_at"));
-    resp_free(&r);
+    assert_non_null(sptest_json_str(r.json, "last_used_at"));
+    sptest_resp_free(&r);
 
     /* INVALID: wrong secret with a real prefix, garbage, other kinds. */
     char *wrong = strdup(key);
@@ -191,7 +191,7 @@ static void test_lifecycle_and_resolve(void **state)
     snprintf(path, sizeof(path), "/v1/tenants/%s/suspend", fx.id);
     r = call(&OPERATOR, "POST", path, NULL);
     EXPECT_OK(r, 200);
-    resp_free(&r);
+    sptest_resp_free(&r);
     assert_false(apikey_cache(key, 0));
     assert_int_equal(apikey_cache(key, 1), 0);
     k = resolve(a, key);
@@ -200,7 +200,7 @@ static void test_lifecycle_and_resolve(void **state)
     snprintf(path, sizeof(path), "/v1/tenants/%s/reactivate", fx.id);
     r = call(&OPERATOR, "POST", path, NULL);
     EXPECT_OK(r, 200);
-    resp_free(&r);
+    sptest_resp_free(&r);
     assert_false(apikey_cache(key, 0));
     snprintf(sql, sizeof(sql),
              "UPDATE tenant.api_keys SET expires_at = now() - interval '1 s' WHERE id = '%s'; "
@@ -210,8 +210,8 @@ static void test_lifecycle_and_resolve(void **state)
     assert_int_equal(resolve(a, key)->result, K_EXPIRED);
     snprintf(path, sizeof(path), "/v1/api-keys/%s", id);
     r = call(&fx.owner, "GET", path, NULL);
-    assert_string_equal(jstr(r.json, "status"), "expired");
-    resp_free(&r);
+    sptest_assert_json_str(r.json, "status", "expired");
+    sptest_resp_free(&r);
     snprintf(sql, sizeof(sql),
              "UPDATE tenant.api_keys SET expires_at = NULL WHERE id = '%s'; COMMIT", id);
     free(tenant_sql(fx.id, sql));
@@ -220,8 +220,8 @@ static void test_lifecycle_and_resolve(void **state)
     for (int i = 0; i < 2; i++) { /* idempotent */
         r = call(&fx.owner, "DELETE", path, NULL);
         EXPECT_OK(r, 200);
-        assert_string_equal(jstr(r.json, "status"), "revoked");
-        resp_free(&r);
+        sptest_assert_json_str(r.json, "status", "revoked");
+        sptest_resp_free(&r);
     }
     assert_false(apikey_cache(key, 0));
     k = resolve(a, key);
@@ -229,24 +229,24 @@ static void test_lifecycle_and_resolve(void **state)
     assert_string_equal(k->key_id, id);
     r = call(&fx.owner, "GET", "/v1/api-keys?status=revoked", NULL);
     EXPECT_OK(r, 200);
-    assert_int_equal((int)jnum(r.json, "total"), 1);
-    resp_free(&r);
+    sptest_assert_json_int(r.json, "total", 1);
+    sptest_resp_free(&r);
     r = call(&fx.owner, "GET", "/v1/api-keys?status=active", NULL);
     EXPECT_OK(r, 200);
-    assert_int_equal((int)jnum(r.json, "total"), 0);
-    resp_free(&r);
+    sptest_assert_json_int(r.json, "total", 0);
+    sptest_resp_free(&r);
     r = call(&fx.owner, "GET", "/v1/api-keys?status=lost", NULL);
     EXPECT(r, 400, "invalid_status");
-    resp_free(&r);
+    sptest_resp_free(&r);
     /* A deleted tenant's keys are unknown. */
     r = create(&fx.owner, "{\"name\":\"second\",\"scopes\":[\"ingest:write\"]}");
     EXPECT_OK(r, 201);
-    char *key2 = strdup(jstr(r.json, "key"));
-    resp_free(&r);
+    char *key2 = strdup(sptest_json_str(r.json, "key"));
+    sptest_resp_free(&r);
     snprintf(path, sizeof(path), "/v1/tenants/%s", fx.id);
     r = call(&OPERATOR, "DELETE", path, NULL);
     EXPECT_OK(r, 200);
-    resp_free(&r);
+    sptest_resp_free(&r);
     assert_int_equal(resolve(a, key2)->result, K_INVALID);
     free(key);
     free(key2);
@@ -260,26 +260,26 @@ static void test_other_tenants_keys(void **state)
     tenant_fx_t a, b;
     make_tenant(&a, "kiso-a", "trial");
     make_tenant(&b, "kiso-b", "trial");
-    resp_t r = create(&a.owner, "{\"name\":\"A's key\",\"scopes\":[\"ingest:write\"]}");
+    sptest_resp_t r = create(&a.owner, "{\"name\":\"A's key\",\"scopes\":[\"ingest:write\"]}");
     EXPECT_OK(r, 201);
     char id[SP_UUID_STR_LEN], path[128];
-    snprintf(id, sizeof(id), "%s", jstr(r.json, "id"));
-    char *key = strdup(jstr(r.json, "key"));
-    resp_free(&r);
+    snprintf(id, sizeof(id), "%s", sptest_json_str(r.json, "id"));
+    char *key = strdup(sptest_json_str(r.json, "key"));
+    sptest_resp_free(&r);
     snprintf(path, sizeof(path), "/v1/api-keys/%s", id);
     r = call(&b.owner, "GET", path, NULL);
     EXPECT(r, 404, "api_key_not_found");
-    resp_free(&r);
+    sptest_resp_free(&r);
     r = call(&b.owner, "DELETE", path, NULL);
     EXPECT(r, 404, "api_key_not_found");
-    resp_free(&r);
+    sptest_resp_free(&r);
     r = call(&b.owner, "GET", "/v1/api-keys", NULL);
     EXPECT_OK(r, 200);
-    assert_int_equal((int)jnum(r.json, "total"), 0);
-    resp_free(&r);
+    sptest_assert_json_int(r.json, "total", 0);
+    sptest_resp_free(&r);
     r = call(&b.owner, "GET", "/v1/api-keys/not-a-uuid", NULL);
     EXPECT(r, 404, "api_key_not_found");
-    resp_free(&r);
+    sptest_resp_free(&r);
     /* Still alive for A. */
     sp_arena_t *ar = sp_arena_new();
     assert_int_equal(resolve(ar, key)->result, K_OK);

@@ -7,7 +7,7 @@
  */
 #include "tm_test.h"
 
-static cJSON *items(const resp_t *r)
+static cJSON *items(const sptest_resp_t *r)
 {
     return cJSON_GetObjectItem(r->json, "items");
 }
@@ -19,19 +19,19 @@ static void test_entries_and_filters(void **state)
     make_tenant(&fx, "audit", "trial");
     char path[256], body[256];
     snprintf(path, sizeof(path), "/v1/tenants/%s", fx.id);
-    resp_t r = call(&OPERATOR, "PATCH", path, "{\"name\":\"Audited Inc\"}");
+    sptest_resp_t r = call(&OPERATOR, "PATCH", path, "{\"name\":\"Audited Inc\"}");
     EXPECT_OK(r, 200);
-    resp_free(&r);
+    sptest_resp_free(&r);
     snprintf(body, sizeof(body), "{\"email\":\"aud.%s@example.com\",\"role\":\"viewer\"}", RUN);
     r = call(&fx.owner, "POST", "/v1/users/invites", body);
     EXPECT_OK(r, 201);
-    char *tok = strdup(jstr(r.json, "token"));
-    resp_free(&r);
+    char *tok = strdup(sptest_json_str(r.json, "token"));
+    sptest_resp_free(&r);
     char *uid = accept(tok, "a good password 42", NULL);
     snprintf(path, sizeof(path), "/v1/users/%s", uid);
     r = call(&fx.owner, "PATCH", path, "{\"role\":\"analyst\"}");
     EXPECT_OK(r, 200);
-    resp_free(&r);
+    sptest_resp_free(&r);
 
     r = call(&fx.owner, "GET", "/v1/audit-log", NULL);
     EXPECT_OK(r, 200);
@@ -40,44 +40,44 @@ static void test_entries_and_filters(void **state)
     cJSON *it = items(&r);
     assert_true(cJSON_GetArraySize(it) >= 6);
     cJSON *e = cJSON_GetArrayItem(it, 0);
-    assert_string_equal(jstr(e, "action"), "user.role_changed");
-    assert_string_equal(jstr(e, "actor.type"), "user");
-    assert_string_equal(jstr(e, "actor.id"), fx.owner_id);
-    assert_string_equal(jstr(e, "resource.type"), "user");
-    assert_string_equal(jstr(e, "resource.id"), uid);
-    assert_string_equal(jstr(e, "remote_addr"), "198.51.100.7");
-    assert_string_equal(jstr(e, "request_id"), "0123456789abcdef0123456789abcdef");
-    assert_string_equal(jstr(e, "before.role"), "viewer");
-    assert_string_equal(jstr(e, "after.role"), "analyst");
-    assert_non_null(jstr(e, "occurred_at"));
+    sptest_assert_json_str(e, "action", "user.role_changed");
+    sptest_assert_json_str(e, "actor.type", "user");
+    sptest_assert_json_str(e, "actor.id", fx.owner_id);
+    sptest_assert_json_str(e, "resource.type", "user");
+    sptest_assert_json_str(e, "resource.id", uid);
+    sptest_assert_json_str(e, "remote_addr", "198.51.100.7");
+    sptest_assert_json_str(e, "request_id", "0123456789abcdef0123456789abcdef");
+    sptest_assert_json_str(e, "before.role", "viewer");
+    sptest_assert_json_str(e, "after.role", "analyst");
+    assert_non_null(sptest_json_str(e, "occurred_at"));
     e = cJSON_GetArrayItem(it, 1);
-    assert_string_equal(jstr(e, "action"), "user.invite_accepted");
-    assert_string_equal(jstr(e, "actor.type"), "invitee");
-    assert_string_equal(jstr(e, "actor.id"), uid);
-    assert_true(cJSON_IsNull(cJSON_GetObjectItem(e, "before")));
+    sptest_assert_json_str(e, "action", "user.invite_accepted");
+    sptest_assert_json_str(e, "actor.type", "invitee");
+    sptest_assert_json_str(e, "actor.id", uid);
+    sptest_assert_json_null(e, "before");
     /* Passwords, hashes and tokens never reach the log. */
     assert_null(strstr(r.text, "pbkdf2"));
     assert_null(strstr(r.text, tok + 4));
     assert_null(strstr(r.text, "good password"));
-    resp_free(&r);
+    sptest_resp_free(&r);
 
     /* Operator actions land in the tenant's log, as the operator. */
     r = call(&fx.owner, "GET", "/v1/audit-log?actor_type=operator", NULL);
     EXPECT_OK(r, 200);
     /* newest first: the update, the owner invite made with the tenant, the
      * creation */
-    assert_int_equal(cJSON_GetArraySize(items(&r)), 3);
+    sptest_assert_json_len(r.json, "items", 3);
     e = cJSON_GetArrayItem(items(&r), 0);
-    assert_string_equal(jstr(e, "action"), "tenant.updated");
-    assert_string_equal(jstr(e, "before.name"), "Tenant audit");
-    assert_string_equal(jstr(e, "after.name"), "Audited Inc");
+    sptest_assert_json_str(e, "action", "tenant.updated");
+    sptest_assert_json_str(e, "before.name", "Tenant audit");
+    sptest_assert_json_str(e, "after.name", "Audited Inc");
     e = cJSON_GetArrayItem(items(&r), 1);
-    assert_string_equal(jstr(e, "action"), "user.invited");
-    assert_string_equal(jstr(e, "after.role"), "owner");
+    sptest_assert_json_str(e, "action", "user.invited");
+    sptest_assert_json_str(e, "after.role", "owner");
     e = cJSON_GetArrayItem(items(&r), 2);
-    assert_string_equal(jstr(e, "action"), "tenant.created");
-    assert_string_equal(jstr(e, "actor.id"), OPERATOR.subject);
-    resp_free(&r);
+    sptest_assert_json_str(e, "action", "tenant.created");
+    sptest_assert_json_str(e, "actor.id", OPERATOR.subject);
+    sptest_resp_free(&r);
 
     const struct {
         const char *query;
@@ -99,13 +99,13 @@ static void test_entries_and_filters(void **state)
         if (n != filters[i].count)
             fail_msg("%s: %d entries, expected %d: %s", filters[i].query, n, filters[i].count,
                      r.text);
-        resp_free(&r);
+        sptest_resp_free(&r);
     }
     snprintf(path, sizeof(path), "/v1/audit-log?actor=%s&resource_id=%s", fx.owner_id, uid);
     r = call(&fx.owner, "GET", path, NULL);
     EXPECT_OK(r, 200);
-    assert_int_equal(cJSON_GetArraySize(items(&r)), 1);
-    resp_free(&r);
+    sptest_assert_json_len(r.json, "items", 1);
+    sptest_resp_free(&r);
 
     const struct {
         const char *query, *code;
@@ -118,13 +118,13 @@ static void test_entries_and_filters(void **state)
         snprintf(path, sizeof(path), "/v1/audit-log?%s", bad[i].query);
         r = call(&fx.owner, "GET", path, NULL);
         EXPECT(r, 400, bad[i].code);
-        resp_free(&r);
+        sptest_resp_free(&r);
     }
     /* Only owners and admins read the log. */
-    caller_t analyst = {fx.id, uid, "analyst", NULL};
+    sptest_caller_t analyst = {fx.id, uid, "analyst", NULL};
     r = call(&analyst, "GET", "/v1/audit-log", NULL);
     EXPECT(r, 403, "forbidden");
-    resp_free(&r);
+    sptest_resp_free(&r);
     free(uid);
     free(tok);
 }
@@ -137,9 +137,9 @@ static void test_cursor_pagination(void **state)
     for (int i = 0; i < 5; i++) {
         char body[128];
         snprintf(body, sizeof(body), "{\"name\":\"key %d\",\"scopes\":[\"ingest:write\"]}", i);
-        resp_t r = call(&fx.owner, "POST", "/v1/api-keys", body);
+        sptest_resp_t r = call(&fx.owner, "POST", "/v1/api-keys", body);
         EXPECT_OK(r, 201);
-        resp_free(&r);
+        sptest_resp_free(&r);
     }
     /* Total entries: tenant.created, user.invited, user.invite_accepted,
      * 5 x api_key.created = 8, read 3 at a time. */
@@ -150,7 +150,7 @@ static void test_cursor_pagination(void **state)
         char path[160];
         snprintf(path, sizeof(path), "/v1/audit-log?limit=3%s%s", *cursor ? "&cursor=" : "",
                  cursor);
-        resp_t r = call(&fx.owner, "GET", path, NULL);
+        sptest_resp_t r = call(&fx.owner, "GET", path, NULL);
         EXPECT_OK(r, 200);
         pages++;
         cJSON *e;
@@ -158,19 +158,19 @@ static void test_cursor_pagination(void **state)
         {
             assert_true(n < 8);
             for (int k = 0; k < n; k++)
-                assert_string_not_equal(seen[k], jstr(e, "id"));
+                assert_string_not_equal(seen[k], sptest_json_str(e, "id"));
             if (n > 0) /* strictly newest first */
-                assert_true(strcmp(seen[n - 1], jstr(e, "id")) > 0);
-            snprintf(seen[n++], SP_UUID_STR_LEN, "%s", jstr(e, "id"));
+                assert_true(strcmp(seen[n - 1], sptest_json_str(e, "id")) > 0);
+            snprintf(seen[n++], SP_UUID_STR_LEN, "%s", sptest_json_str(e, "id"));
         }
-        const char *next = jstr(r.json, "next_cursor");
+        const char *next = sptest_json_str(r.json, "next_cursor");
         if (!next) {
-            assert_true(cJSON_IsNull(cJSON_GetObjectItem(r.json, "next_cursor")));
-            resp_free(&r);
+            sptest_assert_json_null(r.json, "next_cursor");
+            sptest_resp_free(&r);
             break;
         }
         snprintf(cursor, sizeof(cursor), "%s", next);
-        resp_free(&r);
+        sptest_resp_free(&r);
     }
     assert_int_equal(n, 8);
     assert_int_equal(pages, 3);
@@ -193,26 +193,27 @@ static void test_same_transaction_and_append_only(void **state)
     assert_int_equal(tm_audit(tx, req, "test.committed", "test", "2", NULL, "{\"a\":2}"), 0);
     assert_int_equal(sp_db_tx_commit(&tx), 0);
     sp_request_destroy(&req);
-    resp_t r = call(&fx.owner, "GET", "/v1/audit-log?action=test.*", NULL);
+    sptest_resp_t r = call(&fx.owner, "GET", "/v1/audit-log?action=test.*", NULL);
     EXPECT_OK(r, 200);
-    assert_int_equal(cJSON_GetArraySize(items(&r)), 1);
-    assert_string_equal(jstr(cJSON_GetArrayItem(items(&r), 0), "action"), "test.committed");
-    resp_free(&r);
+    sptest_assert_json_len(r.json, "items", 1);
+    assert_string_equal(sptest_json_str(cJSON_GetArrayItem(items(&r), 0), "action"),
+                        "test.committed");
+    sptest_resp_free(&r);
     /* A refused change leaves no entry: the invite below fails after the
      * tenant row was locked and nothing is recorded. */
     r = call(&fx.owner, "POST", "/v1/users/invites",
              "{\"email\":\"dup@example.com\",\"role\":\"viewer\"}");
     EXPECT_OK(r, 201);
-    resp_free(&r);
+    sptest_resp_free(&r);
     char body[160];
     snprintf(body, sizeof(body), "{\"email\":\"%s\",\"role\":\"viewer\"}", fx.owner_email);
     r = call(&fx.owner, "POST", "/v1/users/invites", body);
     EXPECT(r, 409, "user_exists");
-    resp_free(&r);
+    sptest_resp_free(&r);
     r = call(&fx.owner, "GET", "/v1/audit-log?action=user.invited", NULL);
     EXPECT_OK(r, 200);
-    assert_int_equal(cJSON_GetArraySize(items(&r)), 2); /* the owner's and dup's */
-    resp_free(&r);
+    sptest_assert_json_len(r.json, "items", 2); /* the owner's and dup's */
+    sptest_resp_free(&r);
 
     /* The app role cannot rewrite or erase history. */
     assert_int_equal(sp_db_tx_begin(T.db, fx.id, &tx), 0);
@@ -224,8 +225,8 @@ static void test_same_transaction_and_append_only(void **state)
     sp_db_tx_rollback(&tx);
     r = call(&fx.owner, "GET", "/v1/audit-log?action=test.committed", NULL);
     EXPECT_OK(r, 200);
-    assert_int_equal(cJSON_GetArraySize(items(&r)), 1);
-    resp_free(&r);
+    sptest_assert_json_len(r.json, "items", 1);
+    sptest_resp_free(&r);
 }
 
 static void test_tenants_never_see_each_other(void **state)
@@ -234,18 +235,18 @@ static void test_tenants_never_see_each_other(void **state)
     tenant_fx_t a, b;
     make_tenant(&a, "alog-a", "trial");
     make_tenant(&b, "alog-b", "trial");
-    resp_t r = call(&b.owner, "GET", "/v1/audit-log?limit=200", NULL);
+    sptest_resp_t r = call(&b.owner, "GET", "/v1/audit-log?limit=200", NULL);
     EXPECT_OK(r, 200);
     assert_null(strstr(r.text, a.id));
     assert_null(strstr(r.text, a.owner_id));
     assert_true(cJSON_GetArraySize(items(&r)) >= 3);
-    resp_free(&r);
+    sptest_resp_free(&r);
     char path[128];
     snprintf(path, sizeof(path), "/v1/audit-log?actor=%s", a.owner_id);
     r = call(&b.owner, "GET", path, NULL);
     EXPECT_OK(r, 200);
-    assert_int_equal(cJSON_GetArraySize(items(&r)), 0);
-    resp_free(&r);
+    sptest_assert_json_len(r.json, "items", 0);
+    sptest_resp_free(&r);
 }
 
 int main(void)

@@ -101,7 +101,7 @@ static void test_tokens(void **state)
 static void test_operator_bootstrap(void **state)
 {
     (void)state;
-    owner_exec("DELETE FROM tenant.operators");
+    sptest_pg_owner_exec("DELETE FROM tenant.operators");
     char id[SP_UUID_STR_LEN], id2[SP_UUID_STR_LEN];
     int created = 0;
     const char *why = NULL;
@@ -112,7 +112,7 @@ static void test_operator_bootstrap(void **state)
     assert_int_equal(
         tm_operator_upsert(&T, "not-an-email", "long enough password", 1, 0, id, &created, &why),
         SP_EINVAL);
-    char *n = owner_value("SELECT count(*) FROM tenant.operators");
+    char *n = sptest_pg_owner_value("SELECT count(*) FROM tenant.operators");
     assert_string_equal(n, "0");
     free(n);
     /* Empty table: created. */
@@ -126,12 +126,12 @@ static void test_operator_bootstrap(void **state)
         tm_operator_upsert(&T, other, "bootstrap password 2", 1, 0, id2, &created, &why), 0);
     assert_int_equal(created, 0);
     assert_string_equal(id2, "");
-    n = owner_value("SELECT count(*) FROM tenant.operators");
+    n = sptest_pg_owner_value("SELECT count(*) FROM tenant.operators");
     assert_string_equal(n, "1");
     free(n);
     /* The stored hash is PBKDF2 with at least 210000 rounds, never the
      * password. */
-    char *h = owner_value("SELECT password_hash FROM tenant.operators");
+    char *h = sptest_pg_owner_value("SELECT password_hash FROM tenant.operators");
     assert_int_equal(strncmp(h, "pbkdf2_sha256$210000$", 21), 0);
     assert_null(strstr(h, "bootstrap"));
     free(h);
@@ -164,11 +164,11 @@ static void test_operator_bootstrap(void **state)
     assert_string_equal(p->email, email);
 
     /* A disabled operator: USER_DISABLED after the right password only. */
-    owner_exec("UPDATE tenant.operators SET status = 'disabled'");
+    sptest_pg_owner_exec("UPDATE tenant.operators SET status = 'disabled'");
     assert_int_equal(authenticate(a, "", email, "bootstrap password 3")->result, A_DISABLED);
     assert_int_equal(authenticate(a, "", email, "wrong password 3")->result, A_INVALID);
     assert_int_equal(principal(a, NULL, id)->status, P_DISABLED);
-    owner_exec("UPDATE tenant.operators SET status = 'active'");
+    sptest_pg_owner_exec("UPDATE tenant.operators SET status = 'active'");
     sp_arena_destroy(&a);
     free(email);
     free(other);
@@ -194,7 +194,7 @@ static void test_tenant_login(void **state)
              "BEGIN; SELECT set_config('app.tenant_id', '%s', true); SELECT "
              "last_login_at IS NOT NULL FROM tenant.users WHERE id = '%s'",
              fx.id, fx.owner_id);
-    char *v = owner_value(sql);
+    char *v = sptest_pg_owner_value(sql);
     assert_string_equal(v, "t");
     free(v);
 
@@ -244,9 +244,9 @@ static void test_tenant_login(void **state)
     /* Suspended tenant: said only after the right password. */
     char path[128];
     snprintf(path, sizeof(path), "/v1/tenants/%s/suspend", fx.id);
-    resp_t s = call(&OPERATOR, "POST", path, NULL);
+    sptest_resp_t s = call(&OPERATOR, "POST", path, NULL);
     EXPECT_OK(s, 200);
-    resp_free(&s);
+    sptest_resp_free(&s);
     assert_int_equal(authenticate(a, fx.slug, fx.owner_email, pw)->result, A_SUSPENDED);
     assert_int_equal(authenticate(a, fx.slug, fx.owner_email, "wrong password 123")->result,
                      A_INVALID);
@@ -254,7 +254,7 @@ static void test_tenant_login(void **state)
     snprintf(path, sizeof(path), "/v1/tenants/%s/reactivate", fx.id);
     s = call(&OPERATOR, "POST", path, NULL);
     EXPECT_OK(s, 200);
-    resp_free(&s);
+    sptest_resp_free(&s);
     assert_int_equal(authenticate(a, fx.slug, fx.owner_email, pw)->result, A_OK);
 
     /* Disabled user (a second owner disables the first). */
@@ -263,14 +263,14 @@ static void test_tenant_login(void **state)
     snprintf(body, sizeof(body), "{\"email\":\"%s\",\"role\":\"owner\"}", email2);
     s = call(&fx.owner, "POST", "/v1/users/invites", body);
     EXPECT_OK(s, 201);
-    char *id2 = accept(jstr(s.json, "token"), "second owner pass 1", NULL);
+    char *id2 = accept(sptest_json_str(s.json, "token"), "second owner pass 1", NULL);
     assert_non_null(id2);
-    resp_free(&s);
-    caller_t owner2 = {fx.id, id2, "owner", NULL};
+    sptest_resp_free(&s);
+    sptest_caller_t owner2 = {fx.id, id2, "owner", NULL};
     snprintf(path, sizeof(path), "/v1/users/%s/disable", fx.owner_id);
     s = call(&owner2, "POST", path, NULL);
     EXPECT_OK(s, 200);
-    resp_free(&s);
+    sptest_resp_free(&s);
     assert_int_equal(authenticate(a, fx.slug, fx.owner_email, pw)->result, A_DISABLED);
     assert_int_equal(authenticate(a, fx.slug, fx.owner_email, "wrong password 123")->result,
                      A_INVALID);
@@ -279,14 +279,14 @@ static void test_tenant_login(void **state)
     snprintf(path, sizeof(path), "/v1/users/%s", fx.owner_id);
     s = call(&owner2, "DELETE", path, NULL);
     EXPECT_OK(s, 204);
-    resp_free(&s);
+    sptest_resp_free(&s);
     assert_int_equal(principal(a, fx.id, fx.owner_id)->status, P_NOT_FOUND);
     assert_int_equal(authenticate(a, fx.slug, fx.owner_email, pw)->result, A_INVALID);
     /* Deleted tenant: not found, and its users cannot log in. */
     snprintf(path, sizeof(path), "/v1/tenants/%s", fx.id);
     s = call(&OPERATOR, "DELETE", path, NULL);
     EXPECT_OK(s, 200);
-    resp_free(&s);
+    sptest_resp_free(&s);
     assert_int_equal(principal(a, fx.id, id2)->status, P_NOT_FOUND);
     assert_int_equal(authenticate(a, fx.slug, email2, "second owner pass 1")->result, A_INVALID);
     free(email2);
@@ -305,14 +305,14 @@ static void test_weaker_hash_is_upgraded_on_login(void **state)
              "BEGIN; SELECT set_config('app.tenant_id', '%s', true); UPDATE tenant.users SET "
              "password_hash = '%s' WHERE id = '%s'; COMMIT",
              fx.id, weak, fx.owner_id);
-    owner_exec(sql);
+    sptest_pg_owner_exec(sql);
     sp_arena_t *a = sp_arena_new();
     assert_int_equal(authenticate(a, fx.slug, fx.owner_email, "an old weak hash 1")->result, A_OK);
     snprintf(sql, sizeof(sql),
              "BEGIN; SELECT set_config('app.tenant_id', '%s', true); SELECT password_hash FROM "
              "tenant.users WHERE id = '%s'",
              fx.id, fx.owner_id);
-    char *h = owner_value(sql);
+    char *h = sptest_pg_owner_value(sql);
     assert_int_equal(strncmp(h, "pbkdf2_sha256$210000$", 21), 0);
     free(h);
     assert_int_equal(authenticate(a, fx.slug, fx.owner_email, "an old weak hash 1")->result, A_OK);

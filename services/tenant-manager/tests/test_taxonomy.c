@@ -32,7 +32,7 @@ static Serphona__Tenant__V1__Taxonomy *get_rpc(sp_arena_t *a, const char *tenant
     return (Serphona__Tenant__V1__Taxonomy *)out;
 }
 
-static int is_customized(const resp_t *r)
+static int is_customized(const sptest_resp_t *r)
 {
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(r->json, "customized");
     assert_true(cJSON_IsBool(c));
@@ -40,14 +40,14 @@ static int is_customized(const resp_t *r)
 }
 
 /* Whether a category id is in the "taxonomy" document of a reply. */
-static int has_category(const resp_t *r, const char *id)
+static int has_category(const sptest_resp_t *r, const char *id)
 {
     const cJSON *cats = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(r->json, "taxonomy"), "categories");
     const cJSON *c;
     cJSON_ArrayForEach(c, cats)
     {
-        const char *cid = jstr(c, "id");
+        const char *cid = sptest_json_str(c, "id");
         if (cid && strcmp(cid, id) == 0)
             return 1;
     }
@@ -70,14 +70,14 @@ static void cache_set(const char *tenant_id)
     assert_int_equal(sp_redis_cache_set(T.redis, key, "x", 1, 60), 0);
 }
 
-static int audit_count(const caller_t *who, const char *action)
+static int audit_count(const sptest_caller_t *who, const char *action)
 {
     char path[160];
     snprintf(path, sizeof(path), "/v1/audit-log?action=%s", action);
-    resp_t r = call(who, "GET", path, NULL);
+    sptest_resp_t r = call(who, "GET", path, NULL);
     EXPECT_OK(r, 200);
     int n = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r.json, "items"));
-    resp_free(&r);
+    sptest_resp_free(&r);
     return n;
 }
 
@@ -90,7 +90,7 @@ static void test_default_put_get_delete(void **state)
     int rc;
 
     /* The default until one is stored, as a document libnlp accepts back. */
-    resp_t r = call(&a.owner, "GET", PATH, NULL);
+    sptest_resp_t r = call(&a.owner, "GET", PATH, NULL);
     EXPECT_OK(r, 200);
     assert_false(is_customized(&r));
     assert_true(has_category(&r, "billing"));
@@ -100,7 +100,7 @@ static void test_default_put_get_delete(void **state)
     assert_int_equal(nlp_taxonomy_from_json(def, strlen(def), &tax, NULL, 0), 0);
     nlp_taxonomy_destroy(&tax);
     free(def);
-    resp_free(&r);
+    sptest_resp_free(&r);
     Serphona__Tenant__V1__Taxonomy *t = get_rpc(ar, a.id, &rc);
     assert_int_equal(rc, 0);
     assert_false(t->customized);
@@ -112,9 +112,9 @@ static void test_default_put_get_delete(void **state)
     EXPECT_OK(r, 200);
     assert_true(is_customized(&r));
     assert_true(has_category(&r, "loyalty_program"));
-    assert_string_equal(jstr(r.json, "updated_by"), a.owner_id);
-    assert_non_null(jstr(r.json, "updated_at"));
-    resp_free(&r);
+    sptest_assert_json_str(r.json, "updated_by", a.owner_id);
+    assert_non_null(sptest_json_str(r.json, "updated_at"));
+    sptest_resp_free(&r);
     assert_false(cache_present(a.id));
     assert_int_equal(audit_count(&a.owner, "taxonomy.update"), 1);
 
@@ -123,7 +123,7 @@ static void test_default_put_get_delete(void **state)
     assert_true(is_customized(&r));
     assert_true(has_category(&r, "loyalty_program"));
     assert_false(has_category(&r, "billing")); /* the document as stored, not the effective */
-    resp_free(&r);
+    sptest_resp_free(&r);
     t = get_rpc(ar, a.id, &rc);
     assert_int_equal(rc, 0);
     assert_true(t->customized);
@@ -133,40 +133,40 @@ static void test_default_put_get_delete(void **state)
     r = call(&a.owner, "GET", "/v1/audit-log?action=taxonomy.update", NULL);
     EXPECT_OK(r, 200);
     const cJSON *e = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r.json, "items"), 0);
-    assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(e, "before")));
-    assert_string_equal(jstr(e, "after.mode"), "extend");
-    assert_string_equal(jstr(e, "resource.type"), "taxonomy");
-    assert_string_equal(jstr(e, "resource.id"), a.id);
-    resp_free(&r);
+    sptest_assert_json_null(e, "before");
+    sptest_assert_json_str(e, "after.mode", "extend");
+    sptest_assert_json_str(e, "resource.type", "taxonomy");
+    sptest_assert_json_str(e, "resource.id", a.id);
+    sptest_resp_free(&r);
 
     /* A second PUT audits the first document as before. */
     r = call(&a.owner, "PUT", PATH,
              "{\"mode\":\"replace\",\"categories\":[{\"id\":\"x1\","
              "\"patterns\":[\"foo bar\"]}]}");
     EXPECT_OK(r, 200);
-    resp_free(&r);
+    sptest_resp_free(&r);
     r = call(&a.owner, "GET", "/v1/audit-log?action=taxonomy.update", NULL);
     EXPECT_OK(r, 200);
     e = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r.json, "items"), 0);
-    assert_string_equal(jstr(e, "before.mode"), "extend");
-    assert_string_equal(jstr(e, "after.mode"), "replace");
-    resp_free(&r);
+    sptest_assert_json_str(e, "before.mode", "extend");
+    sptest_assert_json_str(e, "after.mode", "replace");
+    sptest_resp_free(&r);
 
     /* DELETE: back to the default, audited, cache dropped; again is a no-op. */
     cache_set(a.id);
     r = call(&a.owner, "DELETE", PATH, NULL);
     EXPECT_OK(r, 204);
-    resp_free(&r);
+    sptest_resp_free(&r);
     assert_false(cache_present(a.id));
     assert_int_equal(audit_count(&a.owner, "taxonomy.delete"), 1);
     r = call(&a.owner, "DELETE", PATH, NULL);
     EXPECT_OK(r, 204);
-    resp_free(&r);
+    sptest_resp_free(&r);
     assert_int_equal(audit_count(&a.owner, "taxonomy.delete"), 1);
     r = call(&a.owner, "GET", PATH, NULL);
     EXPECT_OK(r, 200);
     assert_false(is_customized(&r));
-    resp_free(&r);
+    sptest_resp_free(&r);
     t = get_rpc(ar, a.id, &rc);
     assert_int_equal(rc, 0);
     assert_false(t->customized);
@@ -194,22 +194,22 @@ static void test_invalid_documents(void **state)
         "{\"mode\":\"merge\",\"categories\":[]}",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
-        resp_t r = call(&a.owner, "PUT", PATH, bad[i]);
+        sptest_resp_t r = call(&a.owner, "PUT", PATH, bad[i]);
         EXPECT(r, 400, "invalid_taxonomy");
-        const char *msg = jstr(r.json, "error.message");
+        const char *msg = sptest_json_str(r.json, "error.message");
         assert_non_null(msg);
         assert_true(strlen(msg) > 0);
-        resp_free(&r);
+        sptest_resp_free(&r);
     }
     /* The reason names the field. */
-    resp_t r = call(&a.owner, "PUT", PATH, bad[4]);
-    assert_non_null(strstr(jstr(r.json, "error.message"), "categories[0]"));
-    resp_free(&r);
+    sptest_resp_t r = call(&a.owner, "PUT", PATH, bad[4]);
+    assert_non_null(strstr(sptest_json_str(r.json, "error.message"), "categories[0]"));
+    sptest_resp_free(&r);
     /* Nothing stored, nothing audited. */
     r = call(&a.owner, "GET", PATH, NULL);
     EXPECT_OK(r, 200);
     assert_false(is_customized(&r));
-    resp_free(&r);
+    sptest_resp_free(&r);
     assert_int_equal(audit_count(&a.owner, "taxonomy.*"), 0);
 }
 
@@ -219,28 +219,28 @@ static void test_permissions_and_isolation(void **state)
     tenant_fx_t a, b;
     make_tenant(&a, "taxc", "trial");
     make_tenant(&b, "taxd", "trial");
-    caller_t viewer = {a.id, "00000000-0000-4000-8000-0000000000b1", "viewer", NULL};
-    caller_t analyst = {a.id, "00000000-0000-4000-8000-0000000000b2", "analyst", NULL};
+    sptest_caller_t viewer = {a.id, "00000000-0000-4000-8000-0000000000b1", "viewer", NULL};
+    sptest_caller_t analyst = {a.id, "00000000-0000-4000-8000-0000000000b2", "analyst", NULL};
 
-    resp_t r = call(&viewer, "PUT", PATH, DOC);
+    sptest_resp_t r = call(&viewer, "PUT", PATH, DOC);
     EXPECT(r, 403, "forbidden");
-    resp_free(&r);
+    sptest_resp_free(&r);
     r = call(&viewer, "DELETE", PATH, NULL);
     EXPECT(r, 403, "forbidden");
-    resp_free(&r);
+    sptest_resp_free(&r);
     r = call(&viewer, "GET", PATH, NULL);
     EXPECT_OK(r, 200);
-    resp_free(&r);
+    sptest_resp_free(&r);
     r = call(&analyst, "PUT", PATH, DOC);
     EXPECT_OK(r, 200);
-    resp_free(&r);
+    sptest_resp_free(&r);
 
     /* B still has the default, through the route and the RPC. */
     r = call(&b.owner, "GET", PATH, NULL);
     EXPECT_OK(r, 200);
     assert_false(is_customized(&r));
     assert_false(has_category(&r, "loyalty_program"));
-    resp_free(&r);
+    sptest_resp_free(&r);
     sp_arena_t *ar = sp_arena_new();
     int rc;
     Serphona__Tenant__V1__Taxonomy *t = get_rpc(ar, b.id, &rc);
@@ -253,14 +253,14 @@ static void test_permissions_and_isolation(void **state)
     /* B's DELETE does not touch A's. */
     r = call(&b.owner, "DELETE", PATH, NULL);
     EXPECT_OK(r, 204);
-    resp_free(&r);
+    sptest_resp_free(&r);
     r = call(&a.owner, "GET", PATH, NULL);
     assert_true(is_customized(&r));
-    resp_free(&r);
+    sptest_resp_free(&r);
     /* A platform operator has no tenant of its own. */
     r = call(&OPERATOR, "GET", PATH, NULL);
     assert_true(r.status == 404 || r.status == 403);
-    resp_free(&r);
+    sptest_resp_free(&r);
 }
 
 int main(void)

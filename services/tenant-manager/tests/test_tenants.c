@@ -55,9 +55,9 @@ static int has_origin(const Serphona__Tenant__V1__AllowedOrigins *o, const char 
 
 static void expect_create_error(const char *body, int status, const char *code)
 {
-    resp_t r = call(&OPERATOR, "POST", "/v1/tenants", body);
+    sptest_resp_t r = call(&OPERATOR, "POST", "/v1/tenants", body);
     EXPECT(r, status, code);
-    resp_free(&r);
+    sptest_resp_free(&r);
 }
 
 static void test_create_validation(void **state)
@@ -110,10 +110,10 @@ static void test_create_validation(void **state)
     /* Nothing was created by any refused request. */
     char path[128];
     snprintf(path, sizeof(path), "/v1/tenants?q=%s", slug);
-    resp_t r = call(&OPERATOR, "GET", path, NULL);
+    sptest_resp_t r = call(&OPERATOR, "GET", path, NULL);
     EXPECT_OK(r, 200);
-    assert_int_equal((int)jnum(r.json, "total"), 0);
-    resp_free(&r);
+    sptest_assert_json_int(r.json, "total", 0);
+    sptest_resp_free(&r);
     free(slug);
 }
 
@@ -123,17 +123,17 @@ static void test_create_defaults_settings_and_slug_taken(void **state)
     char *slug = unique("%s-%s", "create");
     char body[512];
     snprintf(body, sizeof(body), "{\"slug\":\"%s\",\"name\":\"Create Co\"}", slug);
-    resp_t r = call(&OPERATOR, "POST", "/v1/tenants", body);
+    sptest_resp_t r = call(&OPERATOR, "POST", "/v1/tenants", body);
     EXPECT_OK(r, 201);
-    assert_string_equal(jstr(r.json, "tenant.slug"), slug);
-    assert_string_equal(jstr(r.json, "tenant.status"), "active");
-    assert_string_equal(jstr(r.json, "tenant.plan"), "trial");
-    assert_string_equal(jstr(r.json, "tenant.settings.locale"), "en-US");
-    assert_string_equal(jstr(r.json, "tenant.settings.timezone"), "UTC");
-    assert_int_equal((int)jnum(r.json, "tenant.settings.retention_days"), 365);
-    assert_true(cJSON_IsNull(cJSON_GetObjectItem(r.json, "owner_invite")));
-    assert_true(tm_is_uuid(jstr(r.json, "tenant.id")));
-    resp_free(&r);
+    sptest_assert_json_str(r.json, "tenant.slug", slug);
+    sptest_assert_json_str(r.json, "tenant.status", "active");
+    sptest_assert_json_str(r.json, "tenant.plan", "trial");
+    sptest_assert_json_str(r.json, "tenant.settings.locale", "en-US");
+    sptest_assert_json_str(r.json, "tenant.settings.timezone", "UTC");
+    sptest_assert_json_int(r.json, "tenant.settings.retention_days", 365);
+    sptest_assert_json_null(r.json, "owner_invite");
+    assert_true(tm_is_uuid(sptest_json_str(r.json, "tenant.id")));
+    sptest_resp_free(&r);
     /* The slug is unique: 409 whatever the case of the rest. */
     snprintf(body, sizeof(body), "{\"slug\":\"%s\",\"name\":\"Another\"}", slug);
     expect_create_error(body, 409, "slug_taken");
@@ -146,16 +146,16 @@ static void test_create_defaults_settings_and_slug_taken(void **state)
              slug2, slug2);
     r = call(&OPERATOR, "POST", "/v1/tenants", body);
     EXPECT_OK(r, 201);
-    assert_string_equal(jstr(r.json, "tenant.plan"), "growth");
-    assert_string_equal(jstr(r.json, "tenant.settings.locale"), "fr-FR");
-    assert_string_equal(jstr(r.json, "tenant.settings.timezone"), "Europe/Paris");
-    assert_int_equal((int)jnum(r.json, "tenant.settings.retention_days"), 90);
+    sptest_assert_json_str(r.json, "tenant.plan", "growth");
+    sptest_assert_json_str(r.json, "tenant.settings.locale", "fr-FR");
+    sptest_assert_json_str(r.json, "tenant.settings.timezone", "Europe/Paris");
+    sptest_assert_json_int(r.json, "tenant.settings.retention_days", 90);
     cJSON *ao = cJSON_GetObjectItem(
         cJSON_GetObjectItem(cJSON_GetObjectItem(r.json, "tenant"), "settings"), "allowed_origins");
     assert_int_equal(cJSON_GetArraySize(ao), 2);
     char id[SP_UUID_STR_LEN];
-    snprintf(id, sizeof(id), "%s", jstr(r.json, "tenant.id"));
-    resp_free(&r);
+    snprintf(id, sizeof(id), "%s", sptest_json_str(r.json, "tenant.id"));
+    sptest_resp_free(&r);
 
     sp_arena_t *a = sp_arena_new();
     state_t *st = tenant_state(a, id);
@@ -187,54 +187,55 @@ static void test_permissions(void **state)
     tenant_fx_t fx;
     make_tenant(&fx, "perm", "trial");
     /* A tenant owner is no operator, and no one unauthenticated is. */
-    resp_t r = call(&fx.owner, "POST", "/v1/tenants", "{\"slug\":\"zzz-perm\",\"name\":\"N\"}");
+    sptest_resp_t r =
+        call(&fx.owner, "POST", "/v1/tenants", "{\"slug\":\"zzz-perm\",\"name\":\"N\"}");
     EXPECT(r, 403, "forbidden");
-    resp_free(&r);
+    sptest_resp_free(&r);
     r = call(&fx.owner, "GET", "/v1/tenants", NULL);
     EXPECT(r, 403, "forbidden");
-    resp_free(&r);
+    sptest_resp_free(&r);
     char path[128];
     snprintf(path, sizeof(path), "/v1/tenants/%s", fx.id);
     r = call(&fx.owner, "GET", path, NULL); /* even its own id: operators only */
     EXPECT(r, 403, "forbidden");
-    resp_free(&r);
+    sptest_resp_free(&r);
     r = call(NULL, "GET", "/v1/tenants/current", NULL);
     EXPECT(r, 401, "unauthenticated");
-    resp_free(&r);
+    sptest_resp_free(&r);
     /* An operator has no tenant, so the tenant's own routes are not his. */
     r = call(&OPERATOR, "GET", "/v1/tenants/current", NULL);
     EXPECT(r, 403, "forbidden");
-    resp_free(&r);
+    sptest_resp_free(&r);
     /* Roles on the own tenant: viewers read, only owner/admin write. */
-    caller_t viewer = {fx.id, "00000000-0000-4000-8000-000000000001", "viewer", NULL};
-    caller_t analyst = {fx.id, "00000000-0000-4000-8000-000000000002", "analyst", NULL};
-    caller_t admin = {fx.id, "00000000-0000-4000-8000-000000000003", "admin", NULL};
+    sptest_caller_t viewer = {fx.id, "00000000-0000-4000-8000-000000000001", "viewer", NULL};
+    sptest_caller_t analyst = {fx.id, "00000000-0000-4000-8000-000000000002", "analyst", NULL};
+    sptest_caller_t admin = {fx.id, "00000000-0000-4000-8000-000000000003", "admin", NULL};
     r = call(&viewer, "GET", "/v1/tenants/current", NULL);
     EXPECT_OK(r, 200);
-    assert_string_equal(jstr(r.json, "id"), fx.id);
-    assert_string_equal(jstr(r.json, "limits.plan"), "trial");
-    resp_free(&r);
+    sptest_assert_json_str(r.json, "id", fx.id);
+    sptest_assert_json_str(r.json, "limits.plan", "trial");
+    sptest_resp_free(&r);
     r = call(&viewer, "GET", "/v1/tenants/current/limits", NULL);
     EXPECT_OK(r, 200);
-    assert_int_equal((int)jnum(r.json, "seats"), 5);
-    resp_free(&r);
+    sptest_assert_json_int(r.json, "seats", 5);
+    sptest_resp_free(&r);
     r = call(&analyst, "PATCH", "/v1/tenants/current", "{\"name\":\"Renamed\"}");
     EXPECT(r, 403, "forbidden");
-    resp_free(&r);
+    sptest_resp_free(&r);
     r = call(&admin, "PATCH", "/v1/tenants/current",
              "{\"name\":\"Renamed by admin\",\"settings\":{\"timezone\":\"America/New_York\"}}");
     EXPECT_OK(r, 200);
-    assert_string_equal(jstr(r.json, "name"), "Renamed by admin");
-    assert_string_equal(jstr(r.json, "settings.timezone"), "America/New_York");
-    assert_string_equal(jstr(r.json, "settings.locale"), "en-US"); /* untouched */
-    resp_free(&r);
+    sptest_assert_json_str(r.json, "name", "Renamed by admin");
+    sptest_assert_json_str(r.json, "settings.timezone", "America/New_York");
+    sptest_assert_json_str(r.json, "settings.locale", "en-US"); /* untouched */
+    sptest_resp_free(&r);
     /* The tenant comes from the auth context only: a tenant_id or id in
      * the body changes nothing. */
     r = call(&admin, "PATCH", "/v1/tenants/current",
              "{\"id\":\"00000000-0000-4000-8000-000000000000\",\"name\":\"Still mine\"}");
     EXPECT_OK(r, 200);
-    assert_string_equal(jstr(r.json, "id"), fx.id);
-    resp_free(&r);
+    sptest_assert_json_str(r.json, "id", fx.id);
+    sptest_resp_free(&r);
 }
 
 static void test_list_search_paginate(void **state)
@@ -244,50 +245,50 @@ static void test_list_search_paginate(void **state)
     snprintf(tag, sizeof(tag), "lst%s", RUN);
     for (int i = 0; i < 3; i++) {
         snprintf(body, sizeof(body), "{\"slug\":\"%s-%d\",\"name\":\"List %d\"}", tag, i, i);
-        resp_t r = call(&OPERATOR, "POST", "/v1/tenants", body);
+        sptest_resp_t r = call(&OPERATOR, "POST", "/v1/tenants", body);
         EXPECT_OK(r, 201);
-        resp_free(&r);
+        sptest_resp_free(&r);
     }
     snprintf(path, sizeof(path), "/v1/tenants?q=%s&per_page=2", tag);
-    resp_t r = call(&OPERATOR, "GET", path, NULL);
+    sptest_resp_t r = call(&OPERATOR, "GET", path, NULL);
     EXPECT_OK(r, 200);
-    assert_int_equal((int)jnum(r.json, "total"), 3);
-    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r.json, "items")), 2);
-    assert_int_equal((int)jnum(r.json, "page"), 1);
+    sptest_assert_json_int(r.json, "total", 3);
+    sptest_assert_json_len(r.json, "items", 2);
+    sptest_assert_json_int(r.json, "page", 1);
     char first[64];
     snprintf(first, sizeof(first), "%s",
-             jstr(cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "items"), 0), "slug"));
-    resp_free(&r);
+             sptest_json_str(cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "items"), 0), "slug"));
+    sptest_resp_free(&r);
     snprintf(path, sizeof(path), "/v1/tenants?q=%s&per_page=2&page=2", tag);
     r = call(&OPERATOR, "GET", path, NULL);
     EXPECT_OK(r, 200);
     cJSON *items = cJSON_GetObjectItem(r.json, "items");
     assert_int_equal(cJSON_GetArraySize(items), 1);
-    assert_string_not_equal(jstr(cJSON_GetArrayItem(items, 0), "slug"), first);
-    resp_free(&r);
+    assert_string_not_equal(sptest_json_str(cJSON_GetArrayItem(items, 0), "slug"), first);
+    sptest_resp_free(&r);
     /* Wildcards in q are literal. */
     r = call(&OPERATOR, "GET", "/v1/tenants?q=%25", NULL);
     EXPECT_OK(r, 200);
-    assert_int_equal((int)jnum(r.json, "total"), 0);
-    resp_free(&r);
+    sptest_assert_json_int(r.json, "total", 0);
+    sptest_resp_free(&r);
     snprintf(path, sizeof(path), "/v1/tenants?q=%s&status=suspended", tag);
     r = call(&OPERATOR, "GET", path, NULL);
     EXPECT_OK(r, 200);
-    assert_int_equal((int)jnum(r.json, "total"), 0);
-    resp_free(&r);
+    sptest_assert_json_int(r.json, "total", 0);
+    sptest_resp_free(&r);
     r = call(&OPERATOR, "GET", "/v1/tenants?status=weird", NULL);
     EXPECT(r, 400, "invalid_status");
-    resp_free(&r);
+    sptest_resp_free(&r);
     r = call(&OPERATOR, "GET", "/v1/tenants?per_page=0", NULL);
     EXPECT(r, 400, "invalid_pagination");
-    resp_free(&r);
+    sptest_resp_free(&r);
     r = call(&OPERATOR, "GET", "/v1/tenants?page=x", NULL);
     EXPECT(r, 400, "invalid_pagination");
-    resp_free(&r);
+    sptest_resp_free(&r);
     r = call(&OPERATOR, "GET", "/v1/tenants/plans", NULL);
     EXPECT_OK(r, 200);
-    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r.json, "items")), 3);
-    resp_free(&r);
+    sptest_assert_json_len(r.json, "items", 3);
+    sptest_resp_free(&r);
 }
 
 /* Sets every cache key of a tenant and its owner in Redis. */
@@ -324,11 +325,11 @@ static void test_status_changes_and_cache(void **state)
 
     set_cache(&fx);
     snprintf(path, sizeof(path), "/v1/tenants/%s/suspend", fx.id);
-    resp_t r = call(&OPERATOR, "POST", path, NULL);
+    sptest_resp_t r = call(&OPERATOR, "POST", path, NULL);
     EXPECT_OK(r, 200);
-    assert_string_equal(jstr(r.json, "status"), "suspended");
-    assert_non_null(jstr(r.json, "suspended_at"));
-    resp_free(&r);
+    sptest_assert_json_str(r.json, "status", "suspended");
+    assert_non_null(sptest_json_str(r.json, "suspended_at"));
+    sptest_resp_free(&r);
     assert_false(cached("sp:tenant:", fx.id, NULL));
     assert_false(cached("sp:limits:", fx.id, NULL));
     assert_false(cached("sp:principal:", fx.id, fx.owner_id));
@@ -337,14 +338,14 @@ static void test_status_changes_and_cache(void **state)
     /* Idempotent. */
     r = call(&OPERATOR, "POST", path, NULL);
     EXPECT_OK(r, 200);
-    resp_free(&r);
+    sptest_resp_free(&r);
 
     set_cache(&fx);
     snprintf(path, sizeof(path), "/v1/tenants/%s/reactivate", fx.id);
     r = call(&OPERATOR, "POST", path, NULL);
     EXPECT_OK(r, 200);
-    assert_string_equal(jstr(r.json, "status"), "active");
-    resp_free(&r);
+    sptest_assert_json_str(r.json, "status", "active");
+    sptest_resp_free(&r);
     assert_false(cached("sp:tenant:", fx.id, NULL));
     assert_false(cached("sp:principal:", fx.id, fx.owner_id));
     assert_int_equal(tenant_state(a, fx.id)->status, P_ACTIVE);
@@ -353,7 +354,7 @@ static void test_status_changes_and_cache(void **state)
     snprintf(path, sizeof(path), "/v1/tenants/%s", fx.id);
     r = call(&OPERATOR, "PATCH", path, "{\"settings\":{\"allowed_origins\":[]}}");
     EXPECT_OK(r, 200);
-    resp_free(&r);
+    sptest_resp_free(&r);
     assert_false(cached("sp:tenant:", fx.id, NULL));
     assert_false(cached("sp:origins", "", NULL));
     assert_true(cached("sp:principal:", fx.id, fx.owner_id)); /* untouched */
@@ -361,8 +362,8 @@ static void test_status_changes_and_cache(void **state)
     set_cache(&fx);
     r = call(&OPERATOR, "DELETE", path, NULL);
     EXPECT_OK(r, 200);
-    assert_string_equal(jstr(r.json, "status"), "deleted");
-    resp_free(&r);
+    sptest_assert_json_str(r.json, "status", "deleted");
+    sptest_resp_free(&r);
     assert_false(cached("sp:tenant:", fx.id, NULL));
     assert_false(cached("sp:principal:", fx.id, fx.owner_id));
     assert_int_equal(tenant_state(a, fx.id)->status, P_NOT_FOUND);
@@ -371,30 +372,30 @@ static void test_status_changes_and_cache(void **state)
     /* The tenant's users no longer see it; operators still do. */
     r = call(&fx.owner, "GET", "/v1/tenants/current", NULL);
     EXPECT(r, 404, "tenant_not_found");
-    resp_free(&r);
+    sptest_resp_free(&r);
     r = call(&OPERATOR, "GET", path, NULL);
     EXPECT_OK(r, 200);
-    assert_string_equal(jstr(r.json, "status"), "deleted");
-    resp_free(&r);
+    sptest_assert_json_str(r.json, "status", "deleted");
+    sptest_resp_free(&r);
     /* Deleting again is a no-op; suspending a deleted tenant is a 404. */
     r = call(&OPERATOR, "DELETE", path, NULL);
     EXPECT_OK(r, 200);
-    resp_free(&r);
+    sptest_resp_free(&r);
     snprintf(path, sizeof(path), "/v1/tenants/%s/suspend", fx.id);
     r = call(&OPERATOR, "POST", path, NULL);
     EXPECT(r, 404, "tenant_not_found");
-    resp_free(&r);
+    sptest_resp_free(&r);
     snprintf(path, sizeof(path), "/v1/tenants/%s", fx.id);
     r = call(&OPERATOR, "PATCH", path, "{\"name\":\"x\"}");
     EXPECT(r, 404, "tenant_not_found");
-    resp_free(&r);
+    sptest_resp_free(&r);
     /* Restored before the purge. */
     snprintf(path, sizeof(path), "/v1/tenants/%s/reactivate", fx.id);
     r = call(&OPERATOR, "POST", path, NULL);
     EXPECT_OK(r, 200);
-    assert_string_equal(jstr(r.json, "status"), "active");
-    assert_true(cJSON_IsNull(cJSON_GetObjectItem(r.json, "deleted_at")));
-    resp_free(&r);
+    sptest_assert_json_str(r.json, "status", "active");
+    sptest_assert_json_null(r.json, "deleted_at");
+    sptest_resp_free(&r);
 
     /* Unknown and malformed ids. */
     const char *bad[] = {"/v1/tenants/00000000-0000-4000-8000-000000000000",
@@ -402,7 +403,7 @@ static void test_status_changes_and_cache(void **state)
     for (int i = 0; i < 2; i++) {
         r = call(&OPERATOR, "GET", bad[i], NULL);
         EXPECT(r, 404, "tenant_not_found");
-        resp_free(&r);
+        sptest_resp_free(&r);
     }
     assert_int_equal(tenant_state(a, "not-a-uuid")->status, P_NOT_FOUND);
     assert_int_equal(tenant_state(a, "00000000-0000-4000-8000-000000000000")->status, P_NOT_FOUND);
@@ -429,22 +430,23 @@ static void test_plans_and_limits(void **state)
         {"{\"plan\":\"growth\",\"limit_overrides\":[]}", "invalid_limit"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
-        resp_t r = call(&OPERATOR, "PUT", path, bad[i].body);
+        sptest_resp_t r = call(&OPERATOR, "PUT", path, bad[i].body);
         EXPECT(r, 400, bad[i].code);
-        resp_free(&r);
+        sptest_resp_free(&r);
     }
     assert_int_equal(sp_redis_cache_set(T.redis, "sp:limits:x", "x", 1, 60), 0);
     char key[96];
     snprintf(key, sizeof(key), "sp:limits:%s", fx.id);
     assert_int_equal(sp_redis_cache_set(T.redis, key, "x", 1, 60), 0);
-    resp_t r = call(&OPERATOR, "PUT", path,
-                    "{\"plan\":\"growth\",\"limit_overrides\":{\"user_requests_per_minute\":7,"
-                    "\"agents\":0,\"monthly_interactions\":123456789012}}");
+    sptest_resp_t r =
+        call(&OPERATOR, "PUT", path,
+             "{\"plan\":\"growth\",\"limit_overrides\":{\"user_requests_per_minute\":7,"
+             "\"agents\":0,\"monthly_interactions\":123456789012}}");
     EXPECT_OK(r, 200);
-    assert_string_equal(jstr(r.json, "plan"), "growth");
-    assert_int_equal((int)jnum(r.json, "limits.user_requests_per_minute"), 7);
-    assert_int_equal((int)jnum(r.json, "limits.seats"), 25);
-    resp_free(&r);
+    sptest_assert_json_str(r.json, "plan", "growth");
+    sptest_assert_json_int(r.json, "limits.user_requests_per_minute", 7);
+    sptest_assert_json_int(r.json, "limits.seats", 25);
+    sptest_resp_free(&r);
     char *v = NULL;
     assert_int_equal(sp_redis_cache_get(T.redis, key, &v, NULL), SP_ENOTFOUND);
     sp_arena_t *a = sp_arena_new();
@@ -459,7 +461,7 @@ static void test_plans_and_limits(void **state)
     /* Overrides are replaced as a whole. */
     r = call(&OPERATOR, "PUT", path, "{\"plan\":\"enterprise\"}");
     EXPECT_OK(r, 200);
-    resp_free(&r);
+    sptest_resp_free(&r);
     assert_int_equal(limits(a, fx.id, &lim), 0);
     assert_int_equal(lim->user_requests_per_minute, 1200);
     assert_int_equal(lim->seats, 500);
@@ -477,7 +479,7 @@ static int tenant_rows(const char *tenant_id)
              "FROM tenant.users) + (SELECT count(*) FROM tenant.invites) + (SELECT count(*) FROM "
              "tenant.api_keys) + (SELECT count(*) FROM tenant.audit_log)",
              tenant_id);
-    char *v = owner_value(sql);
+    char *v = sptest_pg_owner_value(sql);
     int n = (int)strtol(v, NULL, 10);
     free(v);
     return n;
@@ -490,34 +492,34 @@ static void test_purge(void **state)
     make_tenant(&old, "purge-old", "trial");
     make_tenant(&recent, "purge-new", "trial");
     make_tenant(&restored, "purge-back", "trial");
-    resp_t r =
+    sptest_resp_t r =
         call(&old.owner, "POST", "/v1/api-keys", "{\"name\":\"k\",\"scopes\":[\"ingest:write\"]}");
     EXPECT_OK(r, 201);
-    resp_free(&r);
+    sptest_resp_free(&r);
     const tenant_fx_t *all[] = {&old, &recent, &restored};
     char path[128], sql[256];
     for (int i = 0; i < 3; i++) {
         snprintf(path, sizeof(path), "/v1/tenants/%s", all[i]->id);
         r = call(&OPERATOR, "DELETE", path, NULL);
         EXPECT_OK(r, 200);
-        resp_free(&r);
+        sptest_resp_free(&r);
     }
     /* old and restored were deleted 31 days ago; restored came back since. */
     snprintf(sql, sizeof(sql),
              "UPDATE tenant.tenants SET deleted_at = now() - interval '31 days' WHERE id IN "
              "('%s', '%s')",
              old.id, restored.id);
-    owner_exec(sql);
+    sptest_pg_owner_exec(sql);
     snprintf(sql, sizeof(sql),
              "UPDATE tenant.tenants SET status = 'active', deleted_at = NULL WHERE id = '%s'",
              restored.id);
-    owner_exec(sql);
+    sptest_pg_owner_exec(sql);
     assert_true(tenant_rows(old.id) >= 4);
     int purged = -1;
     assert_int_equal(tm_tenants_purge(T.db, 30, &purged), 0);
     assert_true(purged >= 1);
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM tenant.tenants WHERE id = '%s'", old.id);
-    char *v = owner_value(sql);
+    char *v = sptest_pg_owner_value(sql);
     assert_string_equal(v, "0");
     free(v);
     assert_int_equal(tenant_rows(old.id), 0);
@@ -526,7 +528,7 @@ static void test_purge(void **state)
     for (int i = 0; i < 2; i++) {
         snprintf(sql, sizeof(sql), "SELECT count(*) FROM tenant.tenants WHERE id = '%s'",
                  kept[i]->id);
-        v = owner_value(sql);
+        v = sptest_pg_owner_value(sql);
         assert_string_equal(v, "1");
         free(v);
         assert_true(tenant_rows(kept[i]->id) > 0);
@@ -536,7 +538,7 @@ static void test_purge(void **state)
     snprintf(body, sizeof(body), "{\"slug\":\"%s\",\"name\":\"Reborn\"}", old.slug);
     r = call(&OPERATOR, "POST", "/v1/tenants", body);
     EXPECT_OK(r, 201);
-    resp_free(&r);
+    sptest_resp_free(&r);
     /* Nothing left to purge: a second run purges nothing new. */
     assert_int_equal(tm_tenants_purge(T.db, 30, &purged), 0);
     assert_int_equal(purged, 0);
@@ -551,15 +553,15 @@ static void test_allowed_origins_follow_status(void **state)
     snprintf(body, sizeof(body),
              "{\"slug\":\"%s\",\"name\":\"O\",\"settings\":{\"allowed_origins\":[\"%s\"]}}", slug,
              origin);
-    resp_t r = call(&OPERATOR, "POST", "/v1/tenants", body);
+    sptest_resp_t r = call(&OPERATOR, "POST", "/v1/tenants", body);
     EXPECT_OK(r, 201);
-    snprintf(path, sizeof(path), "/v1/tenants/%s/suspend", jstr(r.json, "tenant.id"));
-    resp_free(&r);
+    snprintf(path, sizeof(path), "/v1/tenants/%s/suspend", sptest_json_str(r.json, "tenant.id"));
+    sptest_resp_free(&r);
     sp_arena_t *a = sp_arena_new();
     assert_true(has_origin(origins(a), origin));
     r = call(&OPERATOR, "POST", path, NULL);
     EXPECT_OK(r, 200);
-    resp_free(&r);
+    sptest_resp_free(&r);
     assert_false(has_origin(origins(a), origin));
     sp_arena_destroy(&a);
     free(slug);

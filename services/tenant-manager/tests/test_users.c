@@ -10,29 +10,29 @@
 
 /* Invites email as role by caller; returns the token (caller frees) or NULL,
  * the reply status in *status. */
-static char *invite(const caller_t *by, const char *email, const char *role, int *status,
+static char *invite(const sptest_caller_t *by, const char *email, const char *role, int *status,
                     char *id_out)
 {
     char body[256];
     snprintf(body, sizeof(body), "{\"email\":\"%s\",\"role\":\"%s\"}", email, role);
-    resp_t r = call(by, "POST", "/v1/users/invites", body);
+    sptest_resp_t r = call(by, "POST", "/v1/users/invites", body);
     if (status)
         *status = r.status;
     char *tok = NULL;
     if (r.status == 201) {
-        tok = strdup(jstr(r.json, "token"));
+        tok = strdup(sptest_json_str(r.json, "token"));
         if (id_out)
-            snprintf(id_out, SP_UUID_STR_LEN, "%s", jstr(r.json, "id"));
-        assert_string_equal(jstr(r.json, "status"), "pending");
-        assert_string_equal(jstr(r.json, "role"), role);
+            snprintf(id_out, SP_UUID_STR_LEN, "%s", sptest_json_str(r.json, "id"));
+        sptest_assert_json_str(r.json, "status", "pending");
+        sptest_assert_json_str(r.json, "role", role);
     }
-    resp_free(&r);
+    sptest_resp_free(&r);
     return tok;
 }
 
 /* Invites and accepts; returns the new user as a caller. role must be a
  * literal; the id lives in a static slot (a test adds a handful). */
-static caller_t add_user(const tenant_fx_t *fx, const char *local, const char *role)
+static sptest_caller_t add_user(const tenant_fx_t *fx, const char *local, const char *role)
 {
     static char ids[32][SP_UUID_STR_LEN];
     static int n_ids;
@@ -46,14 +46,14 @@ static caller_t add_user(const tenant_fx_t *fx, const char *local, const char *r
     snprintf(ids[n_ids], SP_UUID_STR_LEN, "%s", id);
     free(tok);
     free(id);
-    return (caller_t){fx->id, ids[n_ids++], role, NULL};
+    return (sptest_caller_t){fx->id, ids[n_ids++], role, NULL};
 }
 
 static void expect_accept(const char *body, int status, const char *code)
 {
-    resp_t r = call(NULL, "POST", "/v1/users/invites/accept", body);
+    sptest_resp_t r = call(NULL, "POST", "/v1/users/invites/accept", body);
     EXPECT(r, status, code);
-    resp_free(&r);
+    sptest_resp_free(&r);
 }
 
 static void test_invite_accept_flow_and_refusals(void **state)
@@ -78,9 +78,9 @@ static void test_invite_accept_flow_and_refusals(void **state)
          "invalid_display_name"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
-        resp_t r = call(&fx.owner, "POST", "/v1/users/invites", bad[i].body);
+        sptest_resp_t r = call(&fx.owner, "POST", "/v1/users/invites", bad[i].body);
         EXPECT(r, bad[i].status, bad[i].code);
-        resp_free(&r);
+        sptest_resp_free(&r);
     }
 
     int st = 0;
@@ -93,7 +93,7 @@ static void test_invite_accept_flow_and_refusals(void **state)
              "BEGIN; SELECT set_config('app.tenant_id', '%s', true); SELECT count(*) FROM "
              "tenant.invites WHERE token_hash = sha256(convert_to('%s', 'UTF8'))",
              fx.id, tok);
-    char *v = owner_value(sql);
+    char *v = sptest_pg_owner_value(sql);
     assert_string_equal(v, "1");
     free(v);
 
@@ -116,15 +116,15 @@ static void test_invite_accept_flow_and_refusals(void **state)
     snprintf(body, sizeof(body),
              "{\"token\":\"%s\",\"password\":\"a good password 42\",\"display_name\":\"Ana\"}",
              tok);
-    resp_t r = call(NULL, "POST", "/v1/users/invites/accept", body);
+    sptest_resp_t r = call(NULL, "POST", "/v1/users/invites/accept", body);
     EXPECT_OK(r, 201);
-    assert_string_equal(jstr(r.json, "tenant_id"), fx.id);
-    assert_string_equal(jstr(r.json, "user.role"), "analyst");
-    assert_string_equal(jstr(r.json, "user.display_name"), "Ana");
+    sptest_assert_json_str(r.json, "tenant_id", fx.id);
+    sptest_assert_json_str(r.json, "user.role", "analyst");
+    sptest_assert_json_str(r.json, "user.display_name", "Ana");
     char lower[128];
     snprintf(lower, sizeof(lower), "ana.lyst.%s@example.com", RUN);
-    assert_string_equal(jstr(r.json, "user.email"), lower);
-    resp_free(&r);
+    sptest_assert_json_str(r.json, "user.email", lower);
+    sptest_resp_free(&r);
     sp_arena_t *a = sp_arena_new();
     assert_int_equal(authenticate(a, fx.slug, email, "a good password 42")->result,
                      SERPHONA__TENANT__V1__AUTHENTICATE_REPLY__RESULT__OK);
@@ -136,7 +136,7 @@ static void test_invite_accept_flow_and_refusals(void **state)
     assert_int_equal(st, 409);
     r = call(&fx.owner, "POST", "/v1/users/invites", "{\"email\":\"x@y.zz\",\"role\":\"viewer\"}");
     EXPECT_OK(r, 201);
-    resp_free(&r);
+    sptest_resp_free(&r);
 
     /* Re-inviting replaces a pending invite: the old token is revoked. */
     char email2[128];
@@ -157,18 +157,18 @@ static void test_invite_accept_flow_and_refusals(void **state)
     for (int i = 0; i < 2; i++) {
         r = call(&fx.owner, "DELETE", path, NULL);
         EXPECT_OK(r, 200);
-        assert_string_equal(jstr(r.json, "status"), "revoked");
-        resp_free(&r);
+        sptest_assert_json_str(r.json, "status", "revoked");
+        sptest_resp_free(&r);
     }
     snprintf(body, sizeof(body), "{\"token\":\"%s\",\"password\":\"a good password 42\"}", t3);
     expect_accept(body, 410, "invite_revoked");
     snprintf(path, sizeof(path), "/v1/users/invites/%s", invite_id);
     r = call(&fx.owner, "DELETE", path, NULL);
     EXPECT(r, 409, "invite_used");
-    resp_free(&r);
+    sptest_resp_free(&r);
     r = call(&fx.owner, "DELETE", "/v1/users/invites/00000000-0000-4000-8000-000000000000", NULL);
     EXPECT(r, 404, "invite_not_found");
-    resp_free(&r);
+    sptest_resp_free(&r);
 
     /* Expired. */
     char email4[128], id4[SP_UUID_STR_LEN];
@@ -178,24 +178,24 @@ static void test_invite_accept_flow_and_refusals(void **state)
              "BEGIN; SELECT set_config('app.tenant_id', '%s', true); UPDATE tenant.invites SET "
              "expires_at = now() - interval '1 second' WHERE id = '%s'; COMMIT",
              fx.id, id4);
-    owner_exec(sql);
+    sptest_pg_owner_exec(sql);
     snprintf(body, sizeof(body), "{\"token\":\"%s\",\"password\":\"a good password 42\"}", t4);
     expect_accept(body, 410, "invite_expired");
 
     /* Listing invites with their states, never their tokens. */
     r = call(&fx.owner, "GET", "/v1/users/invites?status=revoked", NULL);
     EXPECT_OK(r, 200);
-    assert_true(jnum(r.json, "total") >= 2);
+    assert_true(sptest_json_num(r.json, "total") >= 2);
     assert_null(strstr(r.text, "\"token\""));
     assert_null(strstr(r.text, t1 + 4));
-    resp_free(&r);
+    sptest_resp_free(&r);
     r = call(&fx.owner, "GET", "/v1/users/invites?status=expired", NULL);
     EXPECT_OK(r, 200);
-    assert_int_equal((int)jnum(r.json, "total"), 1);
-    resp_free(&r);
+    sptest_assert_json_int(r.json, "total", 1);
+    sptest_resp_free(&r);
     r = call(&fx.owner, "GET", "/v1/users/invites?status=nope", NULL);
     EXPECT(r, 400, "invalid_status");
-    resp_free(&r);
+    sptest_resp_free(&r);
 
     /* A suspended tenant's invites cannot be accepted. */
     char email5[128];
@@ -204,13 +204,13 @@ static void test_invite_accept_flow_and_refusals(void **state)
     snprintf(path, sizeof(path), "/v1/tenants/%s/suspend", fx.id);
     r = call(&OPERATOR, "POST", path, NULL);
     EXPECT_OK(r, 200);
-    resp_free(&r);
+    sptest_resp_free(&r);
     snprintf(body, sizeof(body), "{\"token\":\"%s\",\"password\":\"a good password 42\"}", t5);
     expect_accept(body, 403, "tenant_suspended");
     snprintf(path, sizeof(path), "/v1/tenants/%s/reactivate", fx.id);
     r = call(&OPERATOR, "POST", path, NULL);
     EXPECT_OK(r, 200);
-    resp_free(&r);
+    sptest_resp_free(&r);
     expect_accept(body, 201, "");
     free(tok);
     free(t1);
@@ -227,12 +227,12 @@ static void test_seats(void **state)
     make_tenant(&fx, "seats", "trial");
     char path[128];
     snprintf(path, sizeof(path), "/v1/tenants/%s/plan", fx.id);
-    resp_t r =
+    sptest_resp_t r =
         call(&OPERATOR, "PUT", path, "{\"plan\":\"trial\",\"limit_overrides\":{\"seats\":3}}");
     EXPECT_OK(r, 200);
-    resp_free(&r);
+    sptest_resp_free(&r);
     /* owner + 1 user + 1 pending invite = 3 seats. */
-    caller_t u1 = add_user(&fx, "seat1", "viewer");
+    sptest_caller_t u1 = add_user(&fx, "seat1", "viewer");
     char e2[96], e3[96], id2[SP_UUID_STR_LEN];
     snprintf(e2, sizeof(e2), "seat2.%s@example.com", RUN);
     snprintf(e3, sizeof(e3), "seat3.%s@example.com", RUN);
@@ -242,7 +242,7 @@ static void test_seats(void **state)
     r = call(&fx.owner, "POST", "/v1/users/invites",
              "{\"email\":\"full@x.io\",\"role\":\"viewer\"}");
     EXPECT(r, 409, "seat_limit_reached");
-    resp_free(&r);
+    sptest_resp_free(&r);
     /* Re-inviting the pending email is not a new seat. */
     char *t2b = invite(&fx.owner, e2, "viewer", &st, id2);
     assert_non_null(t2b);
@@ -250,25 +250,25 @@ static void test_seats(void **state)
     snprintf(path, sizeof(path), "/v1/users/invites/%s", id2);
     r = call(&fx.owner, "DELETE", path, NULL);
     EXPECT_OK(r, 200);
-    resp_free(&r);
+    sptest_resp_free(&r);
     char *t3 = invite(&fx.owner, e3, "viewer", &st, NULL);
     assert_non_null(t3);
     /* Disabled users do not hold a seat; enabling one needs a free seat. */
     snprintf(path, sizeof(path), "/v1/users/%s/disable", u1.subject);
     r = call(&fx.owner, "POST", path, NULL);
     EXPECT_OK(r, 200);
-    resp_free(&r);
+    sptest_resp_free(&r);
     char *t4 = invite(&fx.owner, "fourth@example.com", "viewer", &st, NULL);
     assert_non_null(t4);
     snprintf(path, sizeof(path), "/v1/users/%s/enable", u1.subject);
     r = call(&fx.owner, "POST", path, NULL);
     EXPECT(r, 409, "seat_limit_reached");
-    resp_free(&r);
+    sptest_resp_free(&r);
     /* A plan that shrank under pending invites: accept is refused too. */
     snprintf(path, sizeof(path), "/v1/tenants/%s/plan", fx.id);
     r = call(&OPERATOR, "PUT", path, "{\"plan\":\"trial\",\"limit_overrides\":{\"seats\":1}}");
     EXPECT_OK(r, 200);
-    resp_free(&r);
+    sptest_resp_free(&r);
     char *none = accept(t3, "a good password 42", &st);
     assert_null(none);
     free(none);
@@ -287,44 +287,45 @@ static void test_list_search_paginate(void **state)
     add_user(&fx, "zed-viewer", "viewer");
     add_user(&fx, "amy-analyst", "analyst");
     add_user(&fx, "bob-admin", "admin");
-    resp_t r = call(&fx.owner, "GET", "/v1/users", NULL);
+    sptest_resp_t r = call(&fx.owner, "GET", "/v1/users", NULL);
     EXPECT_OK(r, 200);
-    assert_int_equal((int)jnum(r.json, "total"), 4);
+    sptest_assert_json_int(r.json, "total", 4);
     assert_null(strstr(r.text, "password"));
     assert_null(strstr(r.text, "pbkdf2"));
-    resp_free(&r);
+    sptest_resp_free(&r);
     r = call(&fx.owner, "GET", "/v1/users?per_page=3&page=2", NULL);
     EXPECT_OK(r, 200);
-    assert_int_equal((int)jnum(r.json, "total"), 4);
-    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r.json, "items")), 1);
-    resp_free(&r);
+    sptest_assert_json_int(r.json, "total", 4);
+    sptest_assert_json_len(r.json, "items", 1);
+    sptest_resp_free(&r);
     r = call(&fx.owner, "GET", "/v1/users?q=AMY", NULL);
     EXPECT_OK(r, 200);
-    assert_int_equal((int)jnum(r.json, "total"), 1);
-    assert_string_equal(jstr(cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "items"), 0), "role"),
-                        "analyst");
-    resp_free(&r);
+    sptest_assert_json_int(r.json, "total", 1);
+    assert_string_equal(
+        sptest_json_str(cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "items"), 0), "role"),
+        "analyst");
+    sptest_resp_free(&r);
     r = call(&fx.owner, "GET", "/v1/users?role=admin", NULL);
     EXPECT_OK(r, 200);
-    assert_int_equal((int)jnum(r.json, "total"), 1);
-    resp_free(&r);
+    sptest_assert_json_int(r.json, "total", 1);
+    sptest_resp_free(&r);
     r = call(&fx.owner, "GET", "/v1/users?q=_", NULL); /* literal underscore */
     EXPECT_OK(r, 200);
-    assert_int_equal((int)jnum(r.json, "total"), 0);
-    resp_free(&r);
+    sptest_assert_json_int(r.json, "total", 0);
+    sptest_resp_free(&r);
     r = call(&fx.owner, "GET", "/v1/users?role=emperor", NULL);
     EXPECT(r, 400, "invalid_role");
-    resp_free(&r);
+    sptest_resp_free(&r);
     r = call(&fx.owner, "GET", "/v1/users?status=gone", NULL);
     EXPECT(r, 400, "invalid_status");
-    resp_free(&r);
+    sptest_resp_free(&r);
     r = call(&fx.owner, "GET", "/v1/users?per_page=201", NULL);
     EXPECT(r, 400, "invalid_pagination");
-    resp_free(&r);
+    sptest_resp_free(&r);
     r = call(&fx.owner, "GET", "/v1/users/me", NULL);
     EXPECT_OK(r, 200);
-    assert_string_equal(jstr(r.json, "id"), fx.owner_id);
-    resp_free(&r);
+    sptest_assert_json_str(r.json, "id", fx.owner_id);
+    sptest_resp_free(&r);
 }
 
 static void test_roles_and_owner_rules(void **state)
@@ -332,50 +333,50 @@ static void test_roles_and_owner_rules(void **state)
     (void)state;
     tenant_fx_t fx;
     make_tenant(&fx, "roles", "growth");
-    caller_t admin = add_user(&fx, "admin", "admin");
-    caller_t viewer = add_user(&fx, "viewer", "viewer");
+    sptest_caller_t admin = add_user(&fx, "admin", "admin");
+    sptest_caller_t viewer = add_user(&fx, "viewer", "viewer");
     char path[128];
 
     /* Viewers read but do not write. */
-    resp_t r = call(&viewer, "GET", "/v1/users", NULL);
+    sptest_resp_t r = call(&viewer, "GET", "/v1/users", NULL);
     EXPECT_OK(r, 200);
-    resp_free(&r);
+    sptest_resp_free(&r);
     r = call(&viewer, "POST", "/v1/users/invites", "{\"email\":\"v@x.io\",\"role\":\"viewer\"}");
     EXPECT(r, 403, "forbidden");
-    resp_free(&r);
+    sptest_resp_free(&r);
     snprintf(path, sizeof(path), "/v1/users/%s", admin.subject);
     r = call(&viewer, "PATCH", path, "{\"role\":\"viewer\"}");
     EXPECT(r, 403, "forbidden");
-    resp_free(&r);
+    sptest_resp_free(&r);
 
     /* Admins manage non-owners, not owners. */
     r = call(&admin, "POST", "/v1/users/invites", "{\"email\":\"o@x.io\",\"role\":\"owner\"}");
     EXPECT(r, 403, "owner_required");
-    resp_free(&r);
+    sptest_resp_free(&r);
     snprintf(path, sizeof(path), "/v1/users/%s", viewer.subject);
     r = call(&admin, "PATCH", path, "{\"role\":\"agent_manager\",\"display_name\":\"Vic\"}");
     EXPECT_OK(r, 200);
-    assert_string_equal(jstr(r.json, "role"), "agent_manager");
-    assert_string_equal(jstr(r.json, "display_name"), "Vic");
-    resp_free(&r);
+    sptest_assert_json_str(r.json, "role", "agent_manager");
+    sptest_assert_json_str(r.json, "display_name", "Vic");
+    sptest_resp_free(&r);
     r = call(&admin, "PATCH", path, "{\"role\":\"owner\"}");
     EXPECT(r, 403, "owner_required");
-    resp_free(&r);
+    sptest_resp_free(&r);
     r = call(&admin, "PATCH", path, "{\"role\":\"wizard\"}");
     EXPECT(r, 400, "invalid_role");
-    resp_free(&r);
+    sptest_resp_free(&r);
     snprintf(path, sizeof(path), "/v1/users/%s", fx.owner_id);
     r = call(&admin, "PATCH", path, "{\"display_name\":\"x\"}");
     EXPECT(r, 403, "owner_required");
-    resp_free(&r);
+    sptest_resp_free(&r);
     snprintf(path, sizeof(path), "/v1/users/%s/disable", fx.owner_id);
     r = call(&admin, "POST", path, NULL);
     EXPECT(r, 403, "owner_required");
-    resp_free(&r);
+    sptest_resp_free(&r);
     snprintf(path, sizeof(path), "/v1/users/%s", fx.owner_id);
     r = call(&admin, "DELETE", path, NULL);
     EXPECT(r, 403, "owner_required");
-    resp_free(&r);
+    sptest_resp_free(&r);
 
     /* The principal cache is dropped on a role change. */
     char key[160];
@@ -384,7 +385,7 @@ static void test_roles_and_owner_rules(void **state)
     snprintf(path, sizeof(path), "/v1/users/%s", viewer.subject);
     r = call(&fx.owner, "PATCH", path, "{\"role\":\"viewer\"}");
     EXPECT_OK(r, 200);
-    resp_free(&r);
+    sptest_resp_free(&r);
     char *v = NULL;
     assert_int_equal(sp_redis_cache_get(T.redis, key, &v, NULL), SP_ENOTFOUND);
 
@@ -392,60 +393,60 @@ static void test_roles_and_owner_rules(void **state)
     snprintf(path, sizeof(path), "/v1/users/%s", fx.owner_id);
     r = call(&fx.owner, "PATCH", path, "{\"role\":\"admin\"}");
     EXPECT(r, 409, "last_owner");
-    resp_free(&r);
+    sptest_resp_free(&r);
     snprintf(path, sizeof(path), "/v1/users/%s/disable", fx.owner_id);
     r = call(&fx.owner, "POST", path, NULL);
     EXPECT(r, 409, "cannot_modify_self");
-    resp_free(&r);
+    sptest_resp_free(&r);
     snprintf(path, sizeof(path), "/v1/users/%s", fx.owner_id);
     r = call(&fx.owner, "DELETE", path, NULL);
     EXPECT(r, 409, "cannot_modify_self");
-    resp_free(&r);
+    sptest_resp_free(&r);
     /* With a second owner, the first may be demoted. */
-    caller_t owner2 = add_user(&fx, "owner2", "owner");
+    sptest_caller_t owner2 = add_user(&fx, "owner2", "owner");
     snprintf(path, sizeof(path), "/v1/users/%s", fx.owner_id);
     r = call(&owner2, "PATCH", path, "{\"role\":\"admin\"}");
     EXPECT_OK(r, 200);
-    assert_string_equal(jstr(r.json, "role"), "admin");
-    resp_free(&r);
+    sptest_assert_json_str(r.json, "role", "admin");
+    sptest_resp_free(&r);
     snprintf(path, sizeof(path), "/v1/users/%s", owner2.subject);
     r = call(&admin, "DELETE", path, NULL);
     EXPECT(r, 403, "owner_required");
-    resp_free(&r);
+    sptest_resp_free(&r);
     r = call(&owner2, "PATCH", path, "{\"role\":\"viewer\"}");
     EXPECT(r, 409, "last_owner");
-    resp_free(&r);
+    sptest_resp_free(&r);
 
     /* Disable (idempotent), enable, delete (then 404). */
     snprintf(path, sizeof(path), "/v1/users/%s/disable", viewer.subject);
     for (int i = 0; i < 2; i++) {
         r = call(&admin, "POST", path, NULL);
         EXPECT_OK(r, 200);
-        assert_string_equal(jstr(r.json, "status"), "disabled");
-        resp_free(&r);
+        sptest_assert_json_str(r.json, "status", "disabled");
+        sptest_resp_free(&r);
     }
     r = call(&admin, "GET", "/v1/users?status=disabled", NULL);
     EXPECT_OK(r, 200);
-    assert_int_equal((int)jnum(r.json, "total"), 1);
-    resp_free(&r);
+    sptest_assert_json_int(r.json, "total", 1);
+    sptest_resp_free(&r);
     snprintf(path, sizeof(path), "/v1/users/%s/enable", viewer.subject);
     r = call(&admin, "POST", path, NULL);
     EXPECT_OK(r, 200);
-    assert_string_equal(jstr(r.json, "status"), "active");
-    resp_free(&r);
+    sptest_assert_json_str(r.json, "status", "active");
+    sptest_resp_free(&r);
     snprintf(path, sizeof(path), "/v1/users/%s", viewer.subject);
     r = call(&admin, "DELETE", path, NULL);
     EXPECT_OK(r, 204);
-    resp_free(&r);
+    sptest_resp_free(&r);
     r = call(&admin, "DELETE", path, NULL);
     EXPECT(r, 404, "user_not_found");
-    resp_free(&r);
+    sptest_resp_free(&r);
     r = call(&admin, "GET", path, NULL);
     EXPECT(r, 404, "user_not_found");
-    resp_free(&r);
+    sptest_resp_free(&r);
     r = call(&admin, "GET", "/v1/users/not-a-uuid", NULL);
     EXPECT(r, 404, "user_not_found");
-    resp_free(&r);
+    sptest_resp_free(&r);
 }
 
 static void test_other_tenants_ids_are_not_found(void **state)
@@ -469,33 +470,33 @@ static void test_other_tenants_ids_are_not_found(void **state)
     };
     for (size_t i = 0; i < sizeof(probes) / sizeof(*probes); i++) {
         snprintf(path, sizeof(path), "/v1/users/%s%s", a.owner_id, probes[i].suffix);
-        resp_t r = call(&b.owner, probes[i].method, path, probes[i].body);
+        sptest_resp_t r = call(&b.owner, probes[i].method, path, probes[i].body);
         EXPECT(r, 404, probes[i].code);
-        resp_free(&r);
+        sptest_resp_free(&r);
     }
     snprintf(path, sizeof(path), "/v1/users/invites/%s", inv);
-    resp_t r = call(&b.owner, "DELETE", path, NULL);
+    sptest_resp_t r = call(&b.owner, "DELETE", path, NULL);
     EXPECT(r, 404, "invite_not_found");
-    resp_free(&r);
+    sptest_resp_free(&r);
     /* Lists never show the other tenant. */
     r = call(&b.owner, "GET", "/v1/users", NULL);
     EXPECT_OK(r, 200);
-    assert_int_equal((int)jnum(r.json, "total"), 1);
+    sptest_assert_json_int(r.json, "total", 1);
     assert_null(strstr(r.text, a.owner_id));
-    resp_free(&r);
+    sptest_resp_free(&r);
     r = call(&b.owner, "GET", "/v1/users/invites", NULL);
     EXPECT_OK(r, 200);
-    assert_int_equal((int)jnum(r.json, "total"), 1); /* its own owner's, accepted */
+    sptest_assert_json_int(r.json, "total", 1); /* its own owner's, accepted */
     assert_null(strstr(r.text, inv));
-    resp_free(&r);
+    sptest_resp_free(&r);
     /* Inviting A's owner's email into B is fine: users are per tenant. */
     char *t2 = invite(&b.owner, a.owner_email, "viewer", NULL, NULL);
     assert_non_null(t2);
     /* A's data is intact. */
     r = call(&a.owner, "GET", "/v1/users/me", NULL);
     EXPECT_OK(r, 200);
-    assert_string_equal(jstr(r.json, "display_name"), "");
-    resp_free(&r);
+    sptest_assert_json_str(r.json, "display_name", "");
+    sptest_resp_free(&r);
     free(tok);
     free(t2);
 }
