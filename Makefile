@@ -143,6 +143,7 @@ $(SPTEST_LIB): $(SPTEST_OBJ)
 SERVER_TEST_SRC := \
   libs/platform/tests/test_ch_migrate.c libs/platform/tests/test_clickhouse.c \
   libs/platform/tests/test_db.c libs/platform/tests/test_redis.c \
+  libs/platform/tests/test_tenant_client.c \
   services/analytics-processor/tests/test_retention.c \
   services/analytics-processor/tests/test_store.c \
   $(wildcard services/analytics-query/tests/test_routes*.c) \

@@ -13,11 +13,14 @@
 #include <string.h>
 
 #include "../src/gateway.h"
+#include "../src/tenancy.h"
+#include "platform/rpc.h"
+#include "platform/tenant_client.h"
 #include "platform/log.h"
 
 /* Fills *svc and *gw for the test program prog, logging errors only.
  * Returns 0, or -1 when the service object cannot be made. */
-static int gw_test_init(const char *prog, sp_service_t **svc, gw_t *gw)
+static inline int gw_test_init(const char *prog, sp_service_t **svc, gw_t *gw)
 {
     setenv("SERPHONA_LOG_LEVEL", "error", 1);
     sp_log_init(prog, SP_LOG_ERROR);
@@ -26,6 +29,23 @@ static int gw_test_init(const char *prog, sp_service_t **svc, gw_t *gw)
     memset(gw, 0, sizeof *gw);
     gw->svc = *svc;
     return *svc ? 0 : -1;
+}
+
+/* Connects gw to tenant-manager at tm (owned by gw from now on) through the
+ * gateway's tenant client, as gateway.c does. Call after setting
+ * gw->rpc_timeout_ms. Returns 0 or -1. */
+static inline int gw_test_connect(gw_t *gw, sp_rpc_client_t *tm)
+{
+    gw->tm = tm;
+    gw->tenants = tm ? gw_tenancy_new(gw) : NULL;
+    return gw->tenants ? 0 : -1;
+}
+
+/* Undoes gw_test_connect: the tenant client first, it uses the RPC client. */
+static inline void gw_test_disconnect(gw_t *gw)
+{
+    sp_tenants_destroy(&gw->tenants);
+    sp_rpc_client_destroy(&gw->tm);
 }
 
 #endif

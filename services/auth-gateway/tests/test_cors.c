@@ -59,16 +59,17 @@ static int setup(void **state)
         return -1;
     if (gw_test_init("test_cors", &SVC, &GW) != 0)
         return -1;
-    GW.tm = sp_rpc_client_new(sp_rpc_server_endpoint(TM));
     GW.rpc_timeout_ms = 2000;
+    if (gw_test_connect(&GW, sp_rpc_client_new(sp_rpc_server_endpoint(TM))) != 0)
+        return -1;
     static const char *const paths[] = {"/v1/auth/login", "/v1/auth/refresh", NULL};
-    return GW.tm && gw_cors_register(&GW, paths) == 0 ? 0 : -1;
+    return gw_cors_register(&GW, paths) == 0 ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    sp_rpc_client_destroy(&GW.tm);
+    gw_test_disconnect(&GW);
     sp_service_destroy(&SVC);
     sp_rpc_server_destroy(&TM);
     return 0;

@@ -81,8 +81,8 @@ static int setup(void **state)
     GW.keys = sp_jwt_keyset_new();
     FOREIGN_KEYS = sp_jwt_keyset_new();
     /* Port 9 (discard) on loopback: nobody answers. */
-    GW.tm = sp_rpc_client_new("tcp://127.0.0.1:9");
-    if (!GW.keys || !FOREIGN_KEYS || !GW.tm ||
+    if (!GW.keys || !FOREIGN_KEYS ||
+        gw_test_connect(&GW, sp_rpc_client_new("tcp://127.0.0.1:9")) != 0 ||
         sp_jwt_keyset_add_pem(GW.keys, OURS, strlen(OURS), NULL) != 0 ||
         sp_jwt_keyset_add_pem(FOREIGN_KEYS, FOREIGN, strlen(FOREIGN), NULL) != 0)
         return -1;
@@ -104,7 +104,7 @@ static int teardown(void **state)
     free(WRONG_AUD);
     sp_jwt_keyset_destroy(&FOREIGN_KEYS);
     sp_jwt_keyset_destroy(&GW.keys);
-    sp_rpc_client_destroy(&GW.tm);
+    gw_test_disconnect(&GW);
     sp_service_destroy(&SVC);
     return 0;
 }
