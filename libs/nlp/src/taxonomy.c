@@ -16,6 +16,7 @@
 #include "nlp/utf8.h"
 #include "phraseset.h"
 #include "platform/error.h"
+#include "platform/json.h"
 #include "taxonomy_default.h"
 
 #define NAME_MAX_BYTES 128
@@ -391,9 +392,15 @@ int nlp_taxonomy_from_json(const char *json, size_t len, nlp_taxonomy_t **out, c
     const nlp_taxonomy_t *def = nlp_taxonomy_default();
     if (!def)
         return SP_ENOMEM;
-    cJSON *root = cJSON_ParseWithLength(json, len);
-    if (!root)
-        return errf(err, errlen, "not valid JSON");
+    /* Strict: the document is stored as given, so a second document, trailing
+     * bytes or a NUL escape must be refused here, not by the database. */
+    cJSON *root = NULL;
+    const char *why = NULL;
+    int prc = sp_json_parse(json, len, &root, &why);
+    if (prc == SP_ENOMEM)
+        return SP_ENOMEM;
+    if (prc != 0)
+        return errf(err, errlen, "not valid JSON: %s", why);
     int rc = 0;
     nlp_taxonomy_t *t = NULL, *own = NULL;
     int replace = 0;

@@ -280,8 +280,11 @@ static void test_errors(void **state)
                  SP_EINVAL, "more than 8 words");
     expect_error("{\"categories\":[{\"id\":\"a\",\"patterns\":\"x\"}]}", SP_EINVAL,
                  "must be an object or an array");
+    /* Invalid UTF-8 is refused by the strict JSON check, before any field. */
     expect_error("{\"categories\":[{\"id\":\"a\",\"name\":\"\xff\",\"patterns\":[\"x\"]}]}",
-                 SP_EINVAL, "categories[0].name");
+                 SP_EINVAL, "not valid UTF-8");
+    expect_error("{\"mode\":\"extend\",\"categories\":[]}xyz", SP_EINVAL, "data after");
+    expect_error("{\"mode\":\"extend\",\"categories\":[]}{}", SP_EINVAL, "data after");
     expect_error("{\"categories\":[{\"id\":\"a\",\"patterns\":[\"ok\xc3\"]}]}", SP_EINVAL,
                  "not valid UTF-8");
     /* Size limits. */

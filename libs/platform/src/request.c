@@ -404,7 +404,7 @@ int sp_request_json_object(sp_request_t *req, const char *const *allowed, cJSON 
         return rc;
     if (!cJSON_IsObject(*out)) {
         *out = NULL;
-        sp_response_error(&req->resp, 400, "invalid_request", "the body must be a JSON object");
+        sp_response_error(&req->resp, 400, "invalid_body", "the body must be a JSON object");
         return SP_EINVAL;
     }
     const char *unknown = sp_json_unknown_member(*out, allowed);

@@ -48,7 +48,8 @@ static sp_handler_result_t create_key(sp_request_t *req, void *ud)
     sp_arena_t *arena = sp_request_arena(req);
     cJSON *body = NULL;
     const char *name = NULL, *expires = NULL;
-    if (sp_request_json(req, &body) != 0)
+    if (sp_request_json_object(req, (const char *const[]){"name", "scopes", "expires_at", NULL},
+                               &body) != 0)
         return SP_HANDLER_DONE;
     if (tm_json_str(body, "name", 200, &name) != 1 || !*name) {
         sp_response_error(resp, 400, "invalid_name", "name must be a string of 1 to 200 bytes");

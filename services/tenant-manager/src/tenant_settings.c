@@ -4,6 +4,8 @@
  */
 #include "tenant_settings.h"
 
+#include "platform/json.h"
+
 #include "platform/error.h"
 
 #include <ctype.h>
@@ -84,14 +86,10 @@ int tm_tenant_settings_read(sp_request_t *req, sp_db_tx_t *tx, const cJSON *body
     }
     static const char *const known[] = {"locale", "timezone", "retention_days", "allowed_origins",
                                         NULL};
-    for (const cJSON *it = st->child; it; it = it->next) {
-        int ok = 0;
-        for (int i = 0; known[i]; i++)
-            ok |= strcmp(it->string, known[i]) == 0;
-        if (!ok) {
-            sp_response_error(resp, 400, "unknown_setting", "unknown setting '%.64s'", it->string);
-            return SP_EINVAL;
-        }
+    const char *unknown = sp_json_unknown_member(st, known);
+    if (unknown) {
+        sp_response_error(resp, 400, "unknown_setting", "unknown setting '%.64s'", unknown);
+        return SP_EINVAL;
     }
     r = tm_json_str(st, "locale", 35, &s->locale);
     if (r < 0 || (r > 0 && !is_locale(s->locale))) {

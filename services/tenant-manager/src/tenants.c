@@ -165,13 +165,8 @@ static sp_handler_result_t patch_tenant(sp_request_t *req, void *ud)
         reply_tenant_not_found(req);
         return SP_HANDLER_DONE;
     }
-    if (sp_request_json(req, &body) != 0)
+    if (sp_request_json_object(req, (const char *const[]){"name", "settings", NULL}, &body) != 0)
         return SP_HANDLER_DONE;
-    if (!cJSON_IsObject(body)) {
-        sp_response_error(sp_request_response(req), 400, "invalid_body",
-                          "the body must be a JSON object");
-        return SP_HANDLER_DONE;
-    }
     sp_db_tx_t *tx = NULL;
     tm_tenant_settings_t s;
     const char *before = NULL;
@@ -277,7 +272,8 @@ static sp_handler_result_t put_plan(sp_request_t *req, void *ud)
         reply_tenant_not_found(req);
         return SP_HANDLER_DONE;
     }
-    if (sp_request_json(req, &body) != 0)
+    if (sp_request_json_object(req, (const char *const[]){"plan", "limit_overrides", NULL},
+                               &body) != 0)
         return SP_HANDLER_DONE;
     if (tm_json_str(body, "plan", 32, &plan) != 1) {
         sp_response_error(resp, 400, "invalid_plan", "plan must name a plan");
@@ -346,12 +342,11 @@ static sp_handler_result_t create_tenant(sp_request_t *req, void *ud)
     sp_arena_t *arena = sp_request_arena(req);
     cJSON *body = NULL;
     const char *slug = NULL, *plan = "trial", *owner_email = NULL, *owner_name = "";
-    if (sp_request_json(req, &body) != 0)
+    if (sp_request_json_object(req,
+                               (const char *const[]){"slug", "name", "plan", "settings",
+                                                     "owner_email", "owner_display_name", NULL},
+                               &body) != 0)
         return SP_HANDLER_DONE;
-    if (!cJSON_IsObject(body)) {
-        sp_response_error(resp, 400, "invalid_body", "the body must be a JSON object");
-        return SP_HANDLER_DONE;
-    }
     if (tm_json_str(body, "slug", 64, &slug) != 1 || !tm_is_slug(slug)) {
         sp_response_error(resp, 400, "invalid_slug",
                           "slug must be 3 to 40 lower-case letters, digits or inner hyphens");
@@ -447,7 +442,8 @@ static sp_handler_result_t create_owner_invite(sp_request_t *req, void *ud)
         reply_tenant_not_found(req);
         return SP_HANDLER_DONE;
     }
-    if (sp_request_json(req, &body) != 0)
+    if (sp_request_json_object(req, (const char *const[]){"email", "display_name", NULL}, &body) !=
+        0)
         return SP_HANDLER_DONE;
     if (tm_read_email(req, body, &email) != 0)
         return SP_HANDLER_DONE;

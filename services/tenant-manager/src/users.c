@@ -206,7 +206,8 @@ static sp_handler_result_t create_invite(sp_request_t *req, void *ud)
     sp_response_t *resp = sp_request_response(req);
     cJSON *body = NULL;
     const char *email = NULL, *role = NULL, *name = "";
-    if (sp_request_json(req, &body) != 0)
+    if (sp_request_json_object(req, (const char *const[]){"email", "role", "display_name", NULL},
+                               &body) != 0)
         return SP_HANDLER_DONE;
     if (tm_read_email(req, body, &email) != 0)
         return SP_HANDLER_DONE;
@@ -266,7 +267,8 @@ static sp_handler_result_t accept_invite(sp_request_t *req, void *ud)
     const char *token = NULL, *password = NULL, *name = NULL;
     char lookup[TM_LOOKUP_LEN + 1];
     uint8_t hash[SP_SHA256_LEN];
-    if (sp_request_json(req, &body) != 0)
+    if (sp_request_json_object(
+            req, (const char *const[]){"token", "password", "display_name", NULL}, &body) != 0)
         return SP_HANDLER_DONE;
     if (tm_json_str(body, "password", 1024, &password) != 1) {
         sp_response_error(resp, 400, "password_too_short",
@@ -481,7 +483,8 @@ static sp_handler_result_t patch_user(sp_request_t *req, void *ud)
     sp_response_t *resp = sp_request_response(req);
     cJSON *body = NULL;
     const char *role = NULL, *name = NULL;
-    if (sp_request_json(req, &body) != 0)
+    if (sp_request_json_object(req, (const char *const[]){"role", "display_name", NULL}, &body) !=
+        0)
         return SP_HANDLER_DONE;
     int r = tm_json_str(body, "role", 32, &role);
     if (r < 0 || (r > 0 && !sp_permissions_is_tenant_role(role))) {

@@ -229,12 +229,16 @@ static void test_permissions(void **state)
     sptest_assert_json_str(r.json, "settings.timezone", "America/New_York");
     sptest_assert_json_str(r.json, "settings.locale", "en-US"); /* untouched */
     sptest_resp_free(&r);
-    /* The tenant comes from the auth context only: a tenant_id or id in
-     * the body changes nothing. */
+    /* The tenant comes from the auth context only: an id in the body is an
+     * unknown field, refused (not silently ignored), and changes nothing. */
     r = call(&admin, "PATCH", "/v1/tenants/current",
              "{\"id\":\"00000000-0000-4000-8000-000000000000\",\"name\":\"Still mine\"}");
+    EXPECT(r, 400, "unknown_field");
+    sptest_resp_free(&r);
+    r = call(&admin, "GET", "/v1/tenants/current", NULL);
     EXPECT_OK(r, 200);
     sptest_assert_json_str(r.json, "id", fx.id);
+    sptest_assert_json_str(r.json, "name", "Renamed by admin");
     sptest_resp_free(&r);
 }
 

@@ -106,7 +106,7 @@ const char *sp_request_body(const sp_request_t *req, size_t *len);
 int sp_request_json(sp_request_t *req, cJSON **out);
 
 /* sp_request_json, then the body must be an object whose members are all in
- * allowed (NULL-terminated): else 400 "invalid_request" ("the body must be a
+ * allowed (NULL-terminated): else 400 "invalid_body" ("the body must be a
  * JSON object") or 400 "unknown_field" naming the first member not allowed.
  * Same return contract as sp_request_json. */
 int sp_request_json_object(sp_request_t *req, const char *const *allowed, cJSON **out);
