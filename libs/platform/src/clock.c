@@ -40,3 +40,18 @@ int64_t sp_clock_remaining_ms(int64_t deadline_wall_ms)
     int64_t left = deadline_wall_ms - sp_clock_wall_ms();
     return left > 0 ? left : 0;
 }
+
+struct timespec sp_clock_timespec_in(clockid_t clk, int64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(clk, &ts);
+    if (ms > 0) {
+        ts.tv_sec += (time_t)(ms / 1000);
+        ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+    }
+    return ts;
+}

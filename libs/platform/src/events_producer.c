@@ -274,17 +274,6 @@ static void sync_done(int err, void *ud)
     pthread_mutex_unlock(&prod->mtx);
 }
 
-static void deadline_ts(struct timespec *ts, int timeout_ms)
-{
-    clock_gettime(CLOCK_REALTIME, ts);
-    ts->tv_sec += timeout_ms / 1000;
-    ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 int sp_events_publish_sync(sp_events_producer_t *prod, const char *topic, const char *key,
                            const Serphona__Events__V1__Event *ev, int timeout_ms)
 {
@@ -302,7 +291,7 @@ int sp_events_publish_sync(sp_events_producer_t *prod, const char *topic, const 
         free(w);
         return rc;
     }
-    deadline_ts(&until, timeout_ms);
+    until = sp_clock_timespec_in(CLOCK_REALTIME, timeout_ms);
     pthread_mutex_lock(&prod->mtx);
     while (!w->done) {
         if (pthread_cond_timedwait(&prod->cond, &prod->mtx, &until) == ETIMEDOUT)
@@ -326,7 +315,7 @@ int sp_events_producer_flush(sp_events_producer_t *prod, int timeout_ms)
 
     if (!prod)
         return SP_EINVAL;
-    deadline_ts(&until, timeout_ms > 0 ? timeout_ms : 0);
+    until = sp_clock_timespec_in(CLOCK_REALTIME, timeout_ms > 0 ? timeout_ms : 0);
     rd_kafka_flush(prod->rk, timeout_ms > 0 ? timeout_ms : 0);
     /* The queue may be empty while a delivery report is still being served by
      * the poll thread; wait for our own count to reach zero. */

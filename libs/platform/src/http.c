@@ -46,17 +46,6 @@
 
 /* ---- small helpers --------------------------------------------------------- */
 
-static void deadline_after(struct timespec *ts, unsigned ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 static void free_origins(sp_http_server_t *srv)
 {
     for (size_t i = 0; i < srv->n_origins; i++)
@@ -319,7 +308,7 @@ int sp_http_server_port(const sp_http_server_t *srv)
 static void wait_idle(sp_http_server_t *srv, unsigned ms)
 {
     struct timespec deadline;
-    deadline_after(&deadline, ms);
+    deadline = sp_clock_timespec_in(CLOCK_MONOTONIC, ms);
     while (srv->n_live > 0)
         if (pthread_cond_timedwait(&srv->cv, &srv->mu, &deadline) == ETIMEDOUT)
             break;

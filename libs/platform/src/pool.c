@@ -8,6 +8,8 @@
  */
 #include "platform/pool.h"
 
+#include "platform/clock.h"
+
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>
@@ -116,16 +118,7 @@ int sp_pool_acquire(sp_pool_t *pool, int timeout_ms, void **out, int *reused)
     *out = NULL;
     if (reused)
         *reused = 0;
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    if (timeout_ms > 0) {
-        deadline.tv_sec += timeout_ms / 1000;
-        deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (deadline.tv_nsec >= 1000000000L) {
-            deadline.tv_sec++;
-            deadline.tv_nsec -= 1000000000L;
-        }
-    }
+    struct timespec deadline = sp_clock_timespec_in(CLOCK_MONOTONIC, timeout_ms);
 
     pthread_mutex_lock(&pool->mu);
     while (pool->nfree == 0) {

@@ -13,6 +13,7 @@
 #define SP_CLOCK_H
 
 #include <stdint.h>
+#include <time.h>
 
 /* Milliseconds since the Unix epoch (CLOCK_REALTIME). */
 int64_t sp_clock_wall_ms(void);
@@ -32,5 +33,10 @@ double sp_clock_elapsed_s(int64_t start_mono_us);
  * RPC envelope's): 0 when it has passed, -1 when deadline_wall_ms is 0 (no
  * deadline). */
 int64_t sp_clock_remaining_ms(int64_t deadline_wall_ms);
+
+/* The clk time (CLOCK_REALTIME or CLOCK_MONOTONIC) ms milliseconds from
+ * now, as pthread_cond_timedwait takes it: the condition variable's clock
+ * decides which (CLOCK_REALTIME unless set with pthread_condattr_setclock). */
+struct timespec sp_clock_timespec_in(clockid_t clk, int64_t ms);
 
 #endif
