@@ -752,7 +752,7 @@ def test_rate_limits_per_user_and_per_tenant(api, operator, tenants):
 
 # ---- CORS ---------------------------------------------------------------------------------------------
 
-def test_cors_from_tenant_origins(api, tenants):
+def test_cors_from_tenant_origins(api, tenants, operator):
     mine = f"https://console-{uuid.uuid4().hex[:6]}.example"
     theirs = f"https://console-{uuid.uuid4().hex[:6]}.example"
     t = tenants.create(allowed_origins=[mine])
@@ -780,11 +780,32 @@ def test_cors_from_tenant_origins(api, tenants):
     assert "RateLimit-Remaining" in r.headers["Access-Control-Expose-Headers"]
     r = api.get("/v1/users", tok, headers={"Origin": theirs})
     assert r.status_code == 200 and "Access-Control-Allow-Origin" not in r.headers
-    # Before anyone is identified, any tenant's console may log in.
+    # A login is scoped to the tenant it names: its own console's origin is
+    # reflected, another tenant's is not (the probe's finding: it was).
+    r = api.login(t["slug"], t["owner"]["email"], PASSWORD, headers={"Origin": mine})
+    assert r.status_code == 200 and r.headers["Access-Control-Allow-Origin"] == mine
+    refresh = r.json()["refresh_token"]
     r = api.login(t["slug"], t["owner"]["email"], PASSWORD, headers={"Origin": theirs})
-    assert r.headers["Access-Control-Allow-Origin"] == theirs
+    assert r.status_code == 200 and "Access-Control-Allow-Origin" not in r.headers
+    r = api.login(t["slug"], t["owner"]["email"], "wrong-password", headers={"Origin": theirs})
+    assert r.status_code == 401 and "Access-Control-Allow-Origin" not in r.headers
     r = api.login(t["slug"], t["owner"]["email"], PASSWORD, headers={"Origin": "https://x.example"})
     assert "Access-Control-Allow-Origin" not in r.headers
+    # Refresh and logout: the tenant of the session presented.
+    r = api.post("/v1/auth/refresh", {"refresh_token": refresh}, headers={"Origin": theirs})
+    assert r.status_code == 200 and "Access-Control-Allow-Origin" not in r.headers
+    r = api.post("/v1/auth/refresh", {"refresh_token": r.json()["refresh_token"]},
+                 headers={"Origin": mine})
+    assert r.status_code == 200 and r.headers["Access-Control-Allow-Origin"] == mine
+    r = api.post("/v1/auth/logout", {"refresh_token": r.json()["refresh_token"]},
+                 headers={"Origin": mine})
+    assert r.status_code == 204 and r.headers["Access-Control-Allow-Origin"] == mine
+    # Operator routes and operators' requests never carry a tenant's origin.
+    refused(preflight("/v1/tenants", mine), 403, "origin_not_allowed")
+    r = api.get("/v1/tenants", operator["token"], headers={"Origin": mine})
+    assert r.status_code == 200 and "Access-Control-Allow-Origin" not in r.headers
+    r = api.login(None, operator["email"], PASSWORD, headers={"Origin": mine})
+    assert r.status_code == 200 and "Access-Control-Allow-Origin" not in r.headers
 
 
 # ---- API keys ---------------------------------------------------------------------------------------------

@@ -5,8 +5,10 @@
 #include "tenancy.h"
 
 #include "platform/error.h"
+#include "platform/tenant_client.h"
 
 #include <string.h>
+#include <strings.h>
 
 #define ALLOW_METHODS "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 #define ALLOW_HEADERS "Authorization, Content-Type, Idempotency-Key, X-Request-Id, traceparent"
@@ -50,6 +52,43 @@ void gw_cors_allow_any_tenant(const gw_t *gw, sp_request_t *req)
         gw_cors_allow_if_listed(gw, req, origins, n);
 }
 
+void gw_cors_allow_for_slug(const gw_t *gw, sp_request_t *req, const char *slug)
+{
+    if (!sp_request_header(req, "Origin") || !slug || !*slug)
+        return;
+    const sp_tenants_origins_t *ao = NULL;
+    if (sp_tenants_origins(gw->tenants, sp_request_arena(req), &ao) != SP_OK)
+        return;
+    for (size_t i = 0; i < ao->n_tenants; i++)
+        if (strcasecmp(ao->tenants[i]->slug, slug) == 0) {
+            gw_cors_allow_if_listed(gw, req, ao->tenants[i]->origins, ao->tenants[i]->n_origins);
+            return;
+        }
+    sp_response_set_header(sp_request_response(req), "Vary", "Origin");
+}
+
+void gw_cors_allow_for_tenant(const gw_t *gw, sp_request_t *req, const char *tenant_id)
+{
+    if (!sp_request_header(req, "Origin") || !tenant_id || !*tenant_id)
+        return;
+    const sp_tenants_state_t *st = NULL;
+    if (sp_tenants_state(gw->tenants, sp_request_arena(req), tenant_id, &st) == SP_OK && st)
+        gw_cors_allow_if_listed(gw, req, st->allowed_origins, st->n_allowed_origins);
+}
+
+int gw_cors_is_operator_path(const char *path)
+{
+    static const char prefix[] = "/v1/tenants";
+    if (!path || strncmp(path, prefix, sizeof prefix - 1) != 0)
+        return 0;
+    const char *rest = path + sizeof prefix - 1;
+    if (*rest == '\0' || strcmp(rest, "/") == 0)
+        return 1;
+    if (*rest != '/')
+        return 0; /* /v1/tenantsX: not this tree */
+    return strncmp(rest, "/current", 8) != 0 || (rest[8] != '\0' && rest[8] != '/');
+}
+
 int gw_cors_preflight(const gw_t *gw, sp_request_t *req)
 {
     if (strcmp(sp_request_method(req), "OPTIONS") != 0)
@@ -58,6 +97,13 @@ int gw_cors_preflight(const gw_t *gw, sp_request_t *req)
     if (!origin || !sp_request_header(req, "Access-Control-Request-Method"))
         return 0;
     sp_response_t *resp = sp_request_response(req);
+    if (gw_cors_is_operator_path(sp_request_path(req))) {
+        /* Platform origins were already answered by the HTTP server. */
+        sp_response_set_header(resp, "Vary", "Origin");
+        sp_response_error(resp, 403, "origin_not_allowed",
+                          "operator routes allow only the platform's own origins");
+        return 1;
+    }
     char **origins = NULL;
     size_t n = 0;
     int rc = gw_allowed_origins(gw, sp_request_arena(req), &origins, &n);

@@ -169,7 +169,6 @@ static sp_handler_result_t login(sp_request_t *req, void *ud)
 {
     const gw_t *gw = ud;
     sp_response_t *resp = sp_request_response(req);
-    gw_cors_allow_any_tenant(gw, req);
     cJSON *json = NULL;
     if (sp_request_json(req, &json) != 0)
         return SP_HANDLER_DONE;
@@ -186,6 +185,7 @@ static sp_handler_result_t login(sp_request_t *req, void *ud)
     }
     if (!tenant)
         tenant = "";
+    gw_cors_allow_for_slug(gw, req, tenant);
 
     if (!sp_gate_enter(&s_logins)) {
         shed_login(req);
@@ -312,7 +312,6 @@ static sp_handler_result_t refresh(sp_request_t *req, void *ud)
     const gw_t *gw = ud;
     sp_arena_t *arena = sp_request_arena(req);
     sp_response_t *resp = sp_request_response(req);
-    gw_cors_allow_any_tenant(gw, req);
     int bad = 0;
     const char *token = presented_refresh(req, &bad);
     if (bad)
@@ -330,6 +329,8 @@ static sp_handler_result_t refresh(sp_request_t *req, void *ud)
         rc == SP_ENOMEM ? oom(req) : unavailable(req);
         return SP_HANDLER_DONE;
     }
+    if (result != GW_REFRESH_INVALID)
+        gw_cors_allow_for_tenant(gw, req, s.tenant_id);
     if (result == GW_REFRESH_REUSED) {
         sp_log_warn("refresh token reused: session %s revoked", s.sid);
         count(&m_refreshes, "reused");
@@ -371,14 +372,13 @@ static sp_handler_result_t logout(sp_request_t *req, void *ud)
     const gw_t *gw = ud;
     sp_arena_t *arena = sp_request_arena(req);
     sp_response_t *resp = sp_request_response(req);
-    gw_cors_allow_any_tenant(gw, req);
     int bad = 0;
     const char *token = presented_refresh(req, &bad);
     if (bad)
         return SP_HANDLER_DONE;
-    const char *sid = NULL;
+    const char *sid = NULL, *tenant_id = NULL;
     if (token) {
-        int rc = gw_session_of(gw, arena, token, &sid);
+        int rc = gw_session_of(gw, arena, token, &sid, &tenant_id);
         if (rc == SP_ENOTFOUND) {
             gw_unauthorized(req, "invalid_refresh_token", "the refresh token is not valid");
             return SP_HANDLER_DONE;
@@ -398,7 +398,9 @@ static sp_handler_result_t logout(sp_request_t *req, void *ud)
             return SP_HANDLER_DONE;
         }
         sid = caller.sid;
+        tenant_id = caller.auth.tenant_id;
     }
+    gw_cors_allow_for_tenant(gw, req, tenant_id);
     if (gw_session_revoke(gw, sid) != 0) {
         unavailable(req);
         return SP_HANDLER_DONE;

@@ -95,18 +95,19 @@ static sp_handler_result_t forward(sp_request_t *req, void *ud)
             gw_unauthorized(req, "unauthenticated", "authentication is required");
             return SP_HANDLER_DONE;
         }
-        gw_cors_allow_any_tenant(gw, req);
+        if (!gw_cors_is_operator_path(sp_request_path(req)))
+            gw_cors_allow_any_tenant(gw, req);
         return sp_forward(up->client, req, NULL, up->timeout_ms);
     case GW_AUTH_OK:
         break;
     }
     if (gw_ratelimit_apply(gw, req, caller.auth.tenant_id, caller.caller_key, caller.limits) != 0)
         return SP_HANDLER_DONE;
+    /* Operators have no tenant of their own: only the platform's origins
+     * (answered by the HTTP server) ever reach their responses. */
     if (caller.tenant)
         gw_cors_allow_if_listed(gw, req, caller.tenant->allowed_origins,
                                 caller.tenant->n_allowed_origins);
-    else if (!caller.auth.tenant_id)
-        gw_cors_allow_any_tenant(gw, req); /* operators have no tenant of their own */
     return sp_forward(up->client, req, &caller.auth, up->timeout_ms);
 }
 

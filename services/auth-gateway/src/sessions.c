@@ -170,8 +170,10 @@ done:
     return rc;
 }
 
-int gw_session_of(const gw_t *gw, sp_arena_t *arena, const char *refresh, const char **sid)
+int gw_session_of(const gw_t *gw, sp_arena_t *arena, const char *refresh, const char **sid,
+                  const char **tenant_id)
 {
+    *tenant_id = NULL;
     if (!token_well_formed(refresh))
         return SP_ENOTFOUND;
     char *key = token_key(arena, refresh);
@@ -189,7 +191,18 @@ int gw_session_of(const gw_t *gw, sp_arena_t *arena, const char *refresh, const 
         rc = SP_ENOTFOUND;
     }
     freeReplyObject(reply);
-    return rc;
+    if (rc != SP_OK)
+        return rc;
+    /* The family holds the tenant (empty for an operator). */
+    char fam[128];
+    snprintf(fam, sizeof fam, "sp:rtf:%s", *sid);
+    const char *targv[] = {"HGET", fam, "tid"};
+    if (eval(gw, &reply, 3, targv) == 0) {
+        if (reply->type == REDIS_REPLY_STRING && reply->len > 0)
+            *tenant_id = sp_arena_strndup(arena, reply->str, reply->len);
+        freeReplyObject(reply);
+    }
+    return SP_OK;
 }
 
 int gw_session_revoke(const gw_t *gw, const char *sid)

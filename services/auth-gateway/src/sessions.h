@@ -47,9 +47,11 @@ int gw_session_rotate(const gw_t *gw, sp_arena_t *arena, const char *refresh,
                       gw_refresh_result_t *result, gw_session_t *session, const char **new_refresh);
 
 /* The family of a refresh token (spent or not), without changing anything.
- * Returns 0 with *sid (arena-owned), SP_ENOTFOUND, SP_EUNAVAILABLE,
- * SP_ENOMEM. */
-int gw_session_of(const gw_t *gw, sp_arena_t *arena, const char *refresh, const char **sid);
+ * Returns 0 with *sid and *tenant_id (arena-owned; *tenant_id NULL for an
+ * operator's session or when the family is gone), SP_ENOTFOUND,
+ * SP_EUNAVAILABLE, SP_ENOMEM. */
+int gw_session_of(const gw_t *gw, sp_arena_t *arena, const char *refresh, const char **sid,
+                  const char **tenant_id);
 
 /* Revokes the family sid: its refresh tokens stop working and its access
  * tokens are refused until they expire. Idempotent. Returns 0,

@@ -270,9 +270,32 @@ static void test_preflight_when_origins_cannot_be_read(void **state)
     tm_down = 0;
 }
 
+/* Tenant administration is the operators' tree; /v1/tenants/current is a
+ * tenant's own. */
+static void test_operator_paths(void **state)
+{
+    (void)state;
+    const char *ops[] = {
+        "/v1/tenants",           "/v1/tenants/",         "/v1/tenants/0190c6a2-7b1e-7c3d-8e4f-1234",
+        "/v1/tenants/x/suspend", "/v1/tenants/currentX", NULL};
+    const char *mine[] = {"/v1/tenants/current",
+                          "/v1/tenants/current/taxonomy",
+                          "/v1/tenantsX",
+                          "/v1/users",
+                          "/v1/auth/login",
+                          "/",
+                          NULL};
+    for (int i = 0; ops[i]; i++)
+        assert_true(gw_cors_is_operator_path(ops[i]));
+    for (int i = 0; mine[i]; i++)
+        assert_false(gw_cors_is_operator_path(mine[i]));
+    assert_false(gw_cors_is_operator_path(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_operator_paths),
         cmocka_unit_test(test_listed_origin_is_allowed_exactly),
         cmocka_unit_test(test_unlisted_origins_get_no_allow),
         cmocka_unit_test(test_no_origin_no_cors_headers),

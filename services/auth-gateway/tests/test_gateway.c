@@ -204,9 +204,10 @@ static void test_refresh_family(void **state)
     assert_string_equal(s.tenant_id, "tenant-1");
     assert_string_equal(s.user_id, "user-1");
     assert_string_not_equal(rt2, rt1);
-    const char *of = NULL;
-    assert_int_equal(gw_session_of(&gw, arena, rt1, &of), 0);
+    const char *of = NULL, *of_tenant = NULL;
+    assert_int_equal(gw_session_of(&gw, arena, rt1, &of, &of_tenant), 0);
     assert_string_equal(of, sid);
+    assert_string_equal(of_tenant, "tenant-1");
 
     /* rt1 again: reuse; the family is revoked, rt2 dies with it. */
     assert_int_equal(gw_session_rotate(&gw, arena, rt1, &res, &s, &rt3), 0);
@@ -228,7 +229,7 @@ static void test_refresh_family(void **state)
     assert_int_equal(res, GW_REFRESH_INVALID);
     assert_int_equal(gw_session_rotate(&gw, arena, "garbage", &res, &s, &rt3), 0);
     assert_int_equal(res, GW_REFRESH_INVALID);
-    assert_int_equal(gw_session_of(&gw, arena, "garbage", &of), SP_ENOTFOUND);
+    assert_int_equal(gw_session_of(&gw, arena, "garbage", &of, &of_tenant), SP_ENOTFOUND);
 
     /* Logout: revoke; idempotent. */
     const char *sid2 = NULL, *rt = NULL;

@@ -142,6 +142,28 @@ int tm_rpc_list_allowed_origins(sp_rpc_call_t *call, const uint8_t *in, size_t i
             ao.origins[i] = PQgetvalue(res, i, 0);
         ao.n_origins = (size_t)n;
     }
+    rc =
+        registry_query(ud, arena,
+                       "SELECT slug, array_to_string(allowed_origins, E'\\n') FROM tenant.tenants "
+                       "WHERE status = 'active' AND cardinality(allowed_origins) > 0 ORDER BY slug",
+                       0, NULL, &res);
+    if (rc != 0)
+        return rc;
+    n = PQntuples(res);
+    if (n > 0) {
+        ao.tenants = sp_arena_alloc(arena, (size_t)n * sizeof(*ao.tenants));
+        Serphona__Tenant__V1__TenantOrigins *each =
+            sp_arena_alloc(arena, (size_t)n * sizeof(*each));
+        if (!ao.tenants || !each)
+            return SP_ENOMEM;
+        for (int i = 0; i < n; i++) {
+            serphona__tenant__v1__tenant_origins__init(&each[i]);
+            each[i].slug = PQgetvalue(res, i, 0);
+            each[i].origins = split_lines(arena, PQgetvalue(res, i, 1), &each[i].n_origins);
+            ao.tenants[i] = &each[i];
+        }
+        ao.n_tenants = (size_t)n;
+    }
     return sp_rpc_pack(arena, &ao.base, out, out_len);
 }
 
