@@ -5,11 +5,13 @@
  */
 #include "ledger.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
+#include "platform/crypto.h"
 #include "platform/error.h"
 #include "platform/log.h"
 
@@ -69,6 +71,24 @@ int tg_ledger_mark_duplicates(sp_db_pool_t *db, const char *tenant_id, tg_item_t
     return SP_OK;
 }
 
+/* The item's protobuf as hex text (what decode(..., 'hex') reads), as a
+ * cJSON string; NULL when out of memory. */
+static cJSON *payload_hex(const Serphona__Interactions__V1__Interaction *ix)
+{
+    size_t len = protobuf_c_message_get_packed_size(&ix->base);
+    uint8_t *buf = malloc(len ? len : 1);
+    char *hex = malloc(2 * len + 1);
+    cJSON *out = NULL;
+    if (buf && hex) {
+        protobuf_c_message_pack(&ix->base, buf);
+        sp_hex_encode(buf, len, hex);
+        out = cJSON_CreateString(hex);
+    }
+    free(buf);
+    free(hex);
+    return out;
+}
+
 int tg_ledger_record(sp_db_pool_t *db, const char *tenant_id, const char *source,
                      const tg_item_t *items, size_t n)
 {
@@ -84,7 +104,8 @@ int tg_ledger_record(sp_db_pool_t *db, const char *tenant_id, const char *source
         cJSON *pair = cJSON_CreateArray();
         if (!pair || !cJSON_AddItemToArray(rows, pair) ||
             !cJSON_AddItemToArray(pair, cJSON_CreateString(items[i].ix->external_id)) ||
-            !cJSON_AddItemToArray(pair, cJSON_CreateString(items[i].ix->interaction_id))) {
+            !cJSON_AddItemToArray(pair, cJSON_CreateString(items[i].ix->interaction_id)) ||
+            !cJSON_AddItemToArray(pair, payload_hex(items[i].ix))) {
             cJSON_Delete(rows);
             return SP_ENOMEM;
         }
@@ -104,8 +125,8 @@ int tg_ledger_record(sp_db_pool_t *db, const char *tenant_id, const char *source
         const char *params[] = {tenant_id, json, source};
         rc = sp_db_tx_query(tx,
                             "INSERT INTO tools.ingested_interactions "
-                            "(tenant_id, external_id, interaction_id, source) "
-                            "SELECT $1::uuid, e->>0, (e->>1)::uuid, $3 "
+                            "(tenant_id, external_id, interaction_id, source, payload) "
+                            "SELECT $1::uuid, e->>0, (e->>1)::uuid, $3, decode(e->>2, 'hex') "
                             "FROM jsonb_array_elements($2::jsonb) e "
                             "ON CONFLICT (tenant_id, external_id) DO NOTHING",
                             3, params, NULL);

@@ -1,7 +1,8 @@
 /*
  * ledger.h — the interactions a tenant has had accepted, by external id
  * (table tools.ingested_interactions), so a re-send is answered "duplicate"
- * without publishing again. One statement per batch each way.
+ * without publishing again, and what is needed to publish it again until the
+ * processor has stored it (reconciler.h). One statement per batch each way.
  */
 #ifndef TG_LEDGER_H
 #define TG_LEDGER_H
@@ -17,7 +18,9 @@
 int tg_ledger_mark_duplicates(sp_db_pool_t *db, const char *tenant_id, tg_item_t *items, size_t n);
 
 /* Records every ACCEPTED item of items[0..n) for tenant_id with source
- * ("api", "upload"); already-recorded ones are left as they are. Returns 0
+ * ("api", "upload"), pending, with its protobuf (what the reconciler
+ * re-publishes until the processor reports it stored); already-recorded
+ * ones are left as they are. Returns 0
  * or the SP_E* of the database. */
 int tg_ledger_record(sp_db_pool_t *db, const char *tenant_id, const char *source,
                      const tg_item_t *items, size_t n);
