@@ -137,3 +137,43 @@ int tg_ledger_record(sp_db_pool_t *db, const char *tenant_id, const char *source
     free(json);
     return rc;
 }
+
+int tg_ledger_settle(sp_db_pool_t *db, const char *rows_json, long *analysed, long *dead)
+{
+    *analysed = *dead = 0;
+    if (!db)
+        return SP_EUNAVAILABLE;
+    sp_db_tx_t *tx = NULL;
+    PGresult *res = NULL;
+    const char *params[] = {rows_json};
+    int rc = sp_db_tx_begin(db, NULL, &tx);
+    /* Across tenants: the ledger's app.ingest_ledger policy. */
+    if (rc == 0)
+        rc =
+            sp_db_tx_query(tx, "SELECT set_config('app.ingest_ledger', 'on', true)", 0, NULL, NULL);
+    if (rc == 0)
+        rc = sp_db_tx_query(
+            tx,
+            "WITH e AS (SELECT DISTINCT ON (x->>0, x->>1) (x->>0)::uuid AS tenant_id, "
+            "(x->>1)::uuid AS interaction_id, x->>2 AS state "
+            "FROM jsonb_array_elements($1::jsonb) x ORDER BY x->>0, x->>1, x->>2), "
+            "u AS (UPDATE tools.ingested_interactions l SET state = e.state, payload = NULL, "
+            "settled_at = now() FROM e WHERE l.tenant_id = e.tenant_id "
+            "AND l.interaction_id = e.interaction_id AND l.state <> 'analysed' "
+            "AND (l.state = 'pending' OR e.state = 'analysed') RETURNING e.state) "
+            "SELECT count(*) FILTER (WHERE state = 'analysed'), "
+            "count(*) FILTER (WHERE state = 'dead_lettered') FROM u",
+            1, params, &res);
+    if (rc == 0)
+        rc = sp_db_tx_commit(&tx);
+    sp_db_tx_rollback(&tx);
+    if (rc != 0) {
+        if (res)
+            PQclear(res);
+        return rc;
+    }
+    *analysed = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+    *dead = strtol(PQgetvalue(res, 0, 1), NULL, 10);
+    PQclear(res);
+    return SP_OK;
+}

@@ -25,4 +25,12 @@ int tg_ledger_mark_duplicates(sp_db_pool_t *db, const char *tenant_id, tg_item_t
 int tg_ledger_record(sp_db_pool_t *db, const char *tenant_id, const char *source,
                      const tg_item_t *items, size_t n);
 
+/* Settles ledger rows of any tenant from the processor's reports:
+ * rows_json is [[tenant_id, interaction_id, "analysed"|"dead_lettered"],
+ * ...]. A pending row takes the reported state and drops its payload;
+ * analysed also overrides dead_lettered (a dead letter repaired and
+ * replayed); unknown ids are ignored. *analysed and *dead receive the rows
+ * changed. One statement. Returns 0 or the SP_E* of the database. */
+int tg_ledger_settle(sp_db_pool_t *db, const char *rows_json, long *analysed, long *dead);
+
 #endif

@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "interactions.pb-c.h"
+#include "ledger.h"
 #include "platform/crypto.h"
 #include "platform/error.h"
 #include "platform/log.h"
@@ -116,8 +117,6 @@ static int on_event(const sp_events_message_t *msg, void *ud)
     return 0;
 }
 
-/* One UPDATE for the batch; analysed wins over dead_lettered (a dead letter
- * repaired and replayed), nothing else leaves its state. */
 static int on_flush(void *ud)
 {
     settle_t *st = ud;
@@ -129,32 +128,10 @@ static int on_flush(void *ud)
     st->n = 0;
     if (!json)
         return -1;
-    sp_db_tx_t *tx = NULL;
-    PGresult *res = NULL;
-    const char *params[] = {json};
-    int rc = sp_db_tx_begin(tg_db(st->tg), NULL, &tx);
-    if (rc == 0)
-        rc =
-            sp_db_tx_query(tx, "SELECT set_config('app.ingest_ledger', 'on', true)", 0, NULL, NULL);
-    if (rc == 0)
-        rc = sp_db_tx_query(
-            tx,
-            "WITH e AS (SELECT DISTINCT ON (x->>0, x->>1) (x->>0)::uuid AS tenant_id, "
-            "(x->>1)::uuid AS interaction_id, x->>2 AS state "
-            "FROM jsonb_array_elements($1::jsonb) x ORDER BY x->>0, x->>1, x->>2), "
-            "u AS (UPDATE tools.ingested_interactions l SET state = e.state, payload = NULL, "
-            "settled_at = now() FROM e WHERE l.tenant_id = e.tenant_id "
-            "AND l.interaction_id = e.interaction_id AND l.state <> 'analysed' "
-            "AND (l.state = 'pending' OR e.state = 'analysed') RETURNING e.state) "
-            "SELECT state, count(*) FROM u GROUP BY state",
-            1, params, &res);
-    if (rc == 0)
-        rc = sp_db_tx_commit(&tx);
-    sp_db_tx_rollback(&tx);
+    long analysed = 0, dead = 0;
+    int rc = tg_ledger_settle(tg_db(st->tg), json, &analysed, &dead);
     free(json);
     if (rc != 0) {
-        if (res)
-            PQclear(res);
         sp_log_warn("ingestion ledger: settling failed (%s); retried", sp_strerror(rc));
         return -1;
     }
@@ -162,9 +139,8 @@ static int on_flush(void *ud)
                                      "Ingestion ledger rows the processor reported stored "
                                      "(analysed) or dead-lettered.",
                                      1, "state");
-    for (int r = 0; r < PQntuples(res); r++)
-        sp_counter_add(c, strtod(PQgetvalue(res, r, 1), NULL), PQgetvalue(res, r, 0));
-    PQclear(res);
+    sp_counter_add(c, (double)analysed, "analysed");
+    sp_counter_add(c, (double)dead, "dead_lettered");
     return 0;
 }
 

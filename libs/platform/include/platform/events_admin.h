@@ -34,7 +34,9 @@ void sp_events_admin_destroy(sp_events_admin_t **self_p);
  * receives the topic's partition count. Waits at most about timeout_ms per
  * round trip. Returns 0, SP_ENOTFOUND (no such topic), SP_EUNAVAILABLE (the
  * cluster or the group coordinator does not answer), SP_ETIMEDOUT, SP_EINVAL
- * or SP_ENOMEM; *lag is untouched on failure. Not thread-safe on one admin:
+ * or SP_ENOMEM; *lag is untouched on failure. (The development broker
+ * creates an unknown topic on any metadata request, so there the answer is
+ * 0 and the topic exists afterwards.) Not thread-safe on one admin:
  * give each thread its own. */
 int sp_events_admin_group_lag(sp_events_admin_t *admin, const char *topic, int timeout_ms,
                               int64_t *lag, int *partitions);
