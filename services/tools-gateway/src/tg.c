@@ -45,8 +45,6 @@ void tg_init(tg_t *tg, sp_service_t *svc, sp_config_t *cfg)
                       "A running upload job silent this long is taken over by another worker.");
     tg->upload_errors_max = sp_config_int(cfg, "SERPHONA_INGEST_UPLOAD_ERRORS_MAX", 100, 1, 10000,
                                           "Row errors kept per upload job.");
-    tg->kafka_brokers = sp_config_str(cfg, "SERPHONA_KAFKA_BROKERS", NULL,
-                                      "Kafka bootstrap servers, host:port[,host:port].");
     tg->backlog_group =
         sp_config_str(cfg, "SERPHONA_INGEST_BACKLOG_GROUP", "analytics-processor",
                       "Consumer group whose lag on the interactions topic is the backlog.");

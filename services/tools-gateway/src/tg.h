@@ -49,7 +49,7 @@ typedef struct {
     int upload_errors_max; /* row errors kept per job */
 
     /* Backpressure (backlog.h): the processor's lag on the topic. */
-    const char *kafka_brokers;
+    const char *kafka_brokers; /* set when the threads start (main.c) */
     const char *backlog_group; /* the processor's consumer group */
     int backlog_max;           /* above this, ingestion answers 503 */
     int backlog_interval_ms;   /* how often the lag is measured */
