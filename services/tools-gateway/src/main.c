@@ -24,8 +24,9 @@ static int start_threads(void *ud)
     /* Declared (required) by sp_service_use_kafka_producer. */
     t->kafka_brokers = sp_config_str(sp_service_config(t->svc), "SERPHONA_KAFKA_BROKERS", NULL,
                                      "Kafka bootstrap servers, host:port[,host:port].");
-    t->backlog = tg_backlog_new(t->kafka_brokers, t->backlog_group, t->topic, t->backlog_max,
-                                t->backlog_interval_ms);
+    /* Group ids carry the topic prefix, as the processor's own does. */
+    t->backlog = tg_backlog_new(t->kafka_brokers, sp_service_topic(t->svc, t->backlog_group),
+                                t->topic, t->backlog_max, t->backlog_interval_ms);
     t->reconciler = tg_reconciler_new(t);
     if (!t->backlog || !t->reconciler)
         return -1;

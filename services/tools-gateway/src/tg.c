@@ -47,7 +47,8 @@ void tg_init(tg_t *tg, sp_service_t *svc, sp_config_t *cfg)
                                           "Row errors kept per upload job.");
     tg->backlog_group =
         sp_config_str(cfg, "SERPHONA_INGEST_BACKLOG_GROUP", "analytics-processor",
-                      "Consumer group whose lag on the interactions topic is the backlog.");
+                      "Consumer group whose lag on the interactions topic is the backlog "
+                      "(prefixed with SERPHONA_KAFKA_TOPIC_PREFIX, as every group is).");
     /* The development broker keeps about 5 MB per partition and drops the
      * oldest records past it, read or not: 10,000 records over its 6
      * partitions is ~1,700 a partition, under 1 MB at the few hundred bytes
