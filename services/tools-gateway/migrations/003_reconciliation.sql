@@ -36,3 +36,26 @@ CREATE INDEX ingested_interactions_accepted_idx ON ingested_interactions (accept
 CREATE POLICY ingest_ledger ON ingested_interactions
     USING (current_setting('app.ingest_ledger', true) = 'on')
     WITH CHECK (current_setting('app.ingest_ledger', true) = 'on');
+
+-- A report that arrived before its ledger row (the processor can be faster
+-- than the ledger write that follows Kafka's acknowledgement, e.g. on a
+-- connection being opened): kept here until the row is written, which then
+-- starts settled. Reports for interactions never recorded (published by
+-- other means) are pruned after a day by the reconciler.
+CREATE TABLE ledger_reports (
+    tenant_id       uuid NOT NULL,
+    interaction_id  uuid NOT NULL,
+    state           text NOT NULL CHECK (state IN ('analysed', 'dead_lettered')),
+    reported_at     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, interaction_id)
+);
+CREATE INDEX ledger_reports_reported_idx ON ledger_reports (reported_at);
+
+ALTER TABLE ledger_reports ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ledger_reports FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON ledger_reports
+    USING (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid)
+    WITH CHECK (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid);
+CREATE POLICY ingest_ledger ON ledger_reports
+    USING (current_setting('app.ingest_ledger', true) = 'on')
+    WITH CHECK (current_setting('app.ingest_ledger', true) = 'on');

@@ -125,9 +125,14 @@ int tg_ledger_record(sp_db_pool_t *db, const char *tenant_id, const char *source
         const char *params[] = {tenant_id, json, source};
         rc = sp_db_tx_query(tx,
                             "INSERT INTO tools.ingested_interactions "
-                            "(tenant_id, external_id, interaction_id, source, payload) "
-                            "SELECT $1::uuid, e->>0, (e->>1)::uuid, $3, decode(e->>2, 'hex') "
+                            "(tenant_id, external_id, interaction_id, source, payload, state, "
+                            "settled_at) "
+                            "SELECT $1::uuid, e->>0, (e->>1)::uuid, $3, "
+                            "CASE WHEN r.state IS NULL THEN decode(e->>2, 'hex') END, "
+                            "COALESCE(r.state, 'pending'), r.reported_at "
                             "FROM jsonb_array_elements($2::jsonb) e "
+                            "LEFT JOIN tools.ledger_reports r ON r.tenant_id = $1::uuid "
+                            "AND r.interaction_id = (e->>1)::uuid "
                             "ON CONFLICT (tenant_id, external_id) DO NOTHING",
                             3, params, NULL);
     }
@@ -160,9 +165,15 @@ int tg_ledger_settle(sp_db_pool_t *db, const char *rows_json, long *analysed, lo
             "u AS (UPDATE tools.ingested_interactions l SET state = e.state, payload = NULL, "
             "settled_at = now() FROM e WHERE l.tenant_id = e.tenant_id "
             "AND l.interaction_id = e.interaction_id AND l.state <> 'analysed' "
-            "AND (l.state = 'pending' OR e.state = 'analysed') RETURNING e.state) "
+            "AND (l.state = 'pending' OR e.state = 'analysed') RETURNING e.state), "
+            /* Reports ahead of their row wait for it (tg_ledger_record). */
+            "early AS (INSERT INTO tools.ledger_reports (tenant_id, interaction_id, state) "
+            "SELECT e.tenant_id, e.interaction_id, e.state FROM e WHERE NOT EXISTS "
+            "(SELECT 1 FROM tools.ingested_interactions l WHERE l.tenant_id = e.tenant_id "
+            "AND l.interaction_id = e.interaction_id) ON CONFLICT (tenant_id, interaction_id) "
+            "DO UPDATE SET state = LEAST(ledger_reports.state, excluded.state) RETURNING 1) "
             "SELECT count(*) FILTER (WHERE state = 'analysed'), "
-            "count(*) FILTER (WHERE state = 'dead_lettered') FROM u",
+            "count(*) FILTER (WHERE state = 'dead_lettered'), (SELECT count(*) FROM early) FROM u",
             1, params, &res);
     if (rc == 0)
         rc = sp_db_tx_commit(&tx);
@@ -174,6 +185,9 @@ int tg_ledger_settle(sp_db_pool_t *db, const char *rows_json, long *analysed, lo
     }
     *analysed = strtol(PQgetvalue(res, 0, 0), NULL, 10);
     *dead = strtol(PQgetvalue(res, 0, 1), NULL, 10);
+    long early = strtol(PQgetvalue(res, 0, 2), NULL, 10);
+    if (early > 0)
+        sp_log_debug("ingestion ledger: %ld reports ahead of their rows kept", early);
     PQclear(res);
     return SP_OK;
 }

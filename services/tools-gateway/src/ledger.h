@@ -19,8 +19,9 @@ int tg_ledger_mark_duplicates(sp_db_pool_t *db, const char *tenant_id, tg_item_t
 
 /* Records every ACCEPTED item of items[0..n) for tenant_id with source
  * ("api", "upload"), pending, with its protobuf (what the reconciler
- * re-publishes until the processor reports it stored); already-recorded
- * ones are left as they are. Returns 0
+ * re-publishes until the processor reports it stored) — or settled at once
+ * when its report came first (tg_ledger_settle); already-recorded ones are
+ * left as they are. Returns 0
  * or the SP_E* of the database. */
 int tg_ledger_record(sp_db_pool_t *db, const char *tenant_id, const char *source,
                      const tg_item_t *items, size_t n);
@@ -29,8 +30,9 @@ int tg_ledger_record(sp_db_pool_t *db, const char *tenant_id, const char *source
  * rows_json is [[tenant_id, interaction_id, "analysed"|"dead_lettered"],
  * ...]. A pending row takes the reported state and drops its payload;
  * analysed also overrides dead_lettered (a dead letter repaired and
- * replayed); unknown ids are ignored. *analysed and *dead receive the rows
- * changed. One statement. Returns 0 or the SP_E* of the database. */
+ * replayed). A report for an id not (yet) in the ledger is kept in
+ * tools.ledger_reports, and tg_ledger_record writes that row settled. *analysed
+ * and *dead receive the rows changed. One statement. Returns 0 or the SP_E* of the database. */
 int tg_ledger_settle(sp_db_pool_t *db, const char *rows_json, long *analysed, long *dead);
 
 #endif

@@ -135,6 +135,13 @@ static int prune_and_measure(tg_t *tg, sp_db_tx_t *tx)
                    strtod(PQgetvalue(res, 0, 0), NULL));
     PQclear(res);
     res = NULL;
+    /* Reports that never met their row (published by other means). */
+    rc = sp_db_tx_query(tx,
+                        "DELETE FROM tools.ledger_reports WHERE reported_at < now() - interval "
+                        "'1 day'",
+                        0, NULL, NULL);
+    if (rc != 0)
+        return rc;
     /* Pending rows only (their partial index): settled ones are counted
      * as they settle (serphona_ingest_ledger_settled_total). */
     rc =

@@ -314,6 +314,26 @@ static void test_ledger_keeps_the_payload_until_analysed(void **state)
     assert_int_equal(analysed + dl, 0);
 }
 
+static void test_a_report_ahead_of_its_row_settles_it(void **state)
+{
+    (void)state;
+    char id[SP_UUID_STR_LEN], rows[256];
+    tg_interaction_id(TENANT, "early-1", id);
+    snprintf(rows, sizeof(rows), "[[\"%s\",\"%s\",\"analysed\"]]", TENANT, id);
+    long a = -1, d = -1;
+    assert_int_equal(tg_ledger_settle(T.db, rows, &a, &d), 0);
+    assert_int_equal(a + d, 0);
+    resp_t r = call(TENANT, "owner", "POST", "/v1/ingest/interactions",
+                    "[{\"external_id\":\"early-1\",\"channel\":\"review\"," WHEN ",\"rating\":4}]");
+    assert_int_equal(r.status, 202);
+    cJSON_Delete(r.json);
+    assert_int_equal(ledger_num("SELECT count(*) FROM tools.ingested_interactions WHERE "
+                                "external_id = 'early-1' AND state = 'analysed' "
+                                "AND payload IS NULL AND settled_at IS NOT NULL",
+                                NULL),
+                     1);
+}
+
 static void test_reconciler_publishes_pending_again(void **state)
 {
     (void)state;
@@ -380,9 +400,10 @@ static void test_operator_report(void **state)
     assert_int_equal(cJSON_GetArraySize(rows), 1);
     const cJSON *row = cJSON_GetArrayItem(rows, 0);
     assert_string_equal(cJSON_GetObjectItem(row, "tenant_id")->valuestring, TENANT);
-    /* bp-1, keep-1 (analysed), keep-2 (dead-lettered); lost-1 was pruned. */
-    assert_int_equal((int)cJSON_GetObjectItem(totals, "accepted")->valuedouble, 3);
-    assert_int_equal((int)cJSON_GetObjectItem(totals, "analysed")->valuedouble, 1);
+    /* bp-1, keep-1 and early-1 (analysed), keep-2 (dead-lettered); lost-1
+     * was pruned. */
+    assert_int_equal((int)cJSON_GetObjectItem(totals, "accepted")->valuedouble, 4);
+    assert_int_equal((int)cJSON_GetObjectItem(totals, "analysed")->valuedouble, 2);
     assert_int_equal((int)cJSON_GetObjectItem(totals, "dead_lettered")->valuedouble, 1);
     assert_int_equal((int)cJSON_GetObjectItem(totals, "pending")->valuedouble, 1);
     assert_true(cJSON_IsString(cJSON_GetObjectItem(totals, "oldest_pending_at")));
@@ -454,6 +475,7 @@ int main(void)
         cmocka_unit_test(test_lag_is_read_from_the_broker),
         cmocka_unit_test(test_backlog_over_the_bound_is_503),
         cmocka_unit_test(test_ledger_keeps_the_payload_until_analysed),
+        cmocka_unit_test(test_a_report_ahead_of_its_row_settles_it),
         cmocka_unit_test(test_reconciler_publishes_pending_again),
         cmocka_unit_test(test_operator_report),
     };
