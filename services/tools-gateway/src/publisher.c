@@ -160,7 +160,8 @@ static int queue_one(sp_events_producer_t *prod, const char *topic, const char *
     return rc;
 }
 
-/* Queues every message of p: ixs[i] of tenant_id, or else packed[i]. */
+/* Queues every message of p: packed[i] when packed is set, else ixs[i] of
+ * tenant_id. */
 static void queue_all(tg_publish_t *p, sp_events_producer_t *prod, const char *topic,
                       const char *tenant_id, const char *traceparent,
                       Serphona__Interactions__V1__Interaction *const *ixs,
@@ -176,9 +177,9 @@ static void queue_all(tg_publish_t *p, sp_events_producer_t *prod, const char *t
         p->refs++;
         p->pending++;
         pthread_mutex_unlock(&G.mu);
-        int rc = ixs ? queue_one(prod, topic, tenant_id, traceparent, ixs[i], &p->slots[i])
-                     : queue_packed(prod, topic, packed[i].tenant_id, packed[i].interaction_id,
-                                    NULL, packed[i].data, packed[i].len, &p->slots[i]);
+        int rc = packed ? queue_packed(prod, topic, packed[i].tenant_id, packed[i].interaction_id,
+                                       NULL, packed[i].data, packed[i].len, &p->slots[i])
+                        : queue_one(prod, topic, tenant_id, traceparent, ixs[i], &p->slots[i]);
         if (rc != 0) {
             pthread_mutex_lock(&G.mu);
             p->results[i] = rc;
