@@ -198,7 +198,7 @@ static void test_lag_is_read_from_the_broker(void **state)
     for (int i = 0; i < 5; i++) {
         Serphona__Events__V1__Event ev = SERPHONA__EVENTS__V1__EVENT__INIT;
         sp_events_event_init(&ev, "warm.up", TENANT, "{}", 2, NULL);
-        char key[8];
+        char key[16];
         snprintf(key, sizeof(key), "k%d", i);
         assert_int_equal(sp_events_publish_sync(T.producer, TOPIC, key, &ev, 10000), 0);
         sp_events_event_cleanup(&ev);
