@@ -105,7 +105,7 @@ class Tenant:
             "tenant": "", "email": stack.env["SERPHONA_OPERATOR_EMAIL"],
             "password": stack.env["SERPHONA_OPERATOR_PASSWORD"]})
         assert r.status_code == 200, r.text
-        op = r.json()["access_token"]
+        op = self.operator = r.json()["access_token"]
         slug = "it-dur-" + uuid.uuid4().hex[:8]
         email = f"owner@{slug}.test"
         r = s.post(gw + "/v1/tenants", json={"slug": slug, "name": "Durability IT",
@@ -264,6 +264,15 @@ def test_burst_of_one_tenant_is_analysed_exactly_once(stack):
         reconciliation(stack, t.id)
     totals = reconciliation(stack, t.id)
     assert (totals["accepted"], totals["pending"], totals["dead_lettered"]) == (n, 0, 0)
+    # Operators read it through the console's gateway; tenants may not.
+    r = t.s.get(stack.gateway + f"/v1/ingest/reconciliation?days=2&tenant_id={t.id}",
+                headers={"Authorization": "Bearer " + t.operator}, timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.json()["totals"]["analysed"] == n
+    assert r.json()["rows"][0]["tenant_id"] == t.id
+    r = t.s.get(stack.tools + "/v1/ingest/reconciliation",
+                headers={"Authorization": "Bearer " + t.key}, timeout=30)
+    assert r.status_code in (401, 403), r.text
 
 
 # ---- backpressure ---------------------------------------------------------------------
