@@ -150,7 +150,8 @@ SERVER_TEST_SRC := \
   services/analytics-query/tests/test_rollup_backfill.c \
   services/auth-gateway/tests/test_gateway.c \
   $(wildcard services/tenant-manager/tests/test_*.c) \
-  $(wildcard services/tools-gateway/tests/test_ingest*.c)
+  $(wildcard services/tools-gateway/tests/test_ingest*.c) \
+  services/tools-gateway/tests/test_reconcile.c
 PURE_UNIT_BINS := $(patsubst %.c,$(BUILD)/%,$(filter-out $(SERVER_TEST_SRC),$(UNIT_SRC)))
 # Pure but slow (the test_events_* binaries wait out librdkafka mock-cluster
 # timeouts, 15-25 s each): left out of `make check`, run by unit-test-pure

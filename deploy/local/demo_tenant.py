@@ -14,6 +14,7 @@ import json
 import os
 import secrets
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -25,16 +26,24 @@ ADMIN_EMAIL = "admin@demo.serphona.local"
 
 
 def call(method, path, body=None, token=None, ok=(200, 201, 204)):
+    """One API call; a 503 (a service busy or starting) is sent again after
+    its Retry-After, for up to two minutes."""
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(GATEWAY + path, data=data, method=method)
-    req.add_header("Content-Type", "application/json")
-    if token:
-        req.add_header("Authorization", "Bearer " + token)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            status, text = resp.status, resp.read().decode()
-    except urllib.error.HTTPError as err:
-        status, text = err.code, err.read().decode()
+    deadline = time.monotonic() + 120
+    while True:
+        req = urllib.request.Request(GATEWAY + path, data=data, method=method)
+        req.add_header("Content-Type", "application/json")
+        if token:
+            req.add_header("Authorization", "Bearer " + token)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                status, text = resp.status, resp.read().decode()
+        except urllib.error.HTTPError as err:
+            status, text = err.code, err.read().decode()
+            if status == 503 and time.monotonic() < deadline:
+                time.sleep(int(err.headers.get("Retry-After") or 1))
+                continue
+        break
     payload = json.loads(text) if text else {}
     if status not in ok:
         raise RuntimeError("%s %s -> %s %s" % (method, path, status, text[:300]))

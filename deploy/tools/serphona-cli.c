@@ -20,6 +20,16 @@
  *       "_type" / "_content_type" / "_envelope_tenant" override the
  *       envelope's fields.
  *
+ *   serphona-cli ingest URL API_KEY FILE|- [BATCH]
+ *       posts the JSON lines of FILE (one interaction each, as in the API) to
+ *       URL/v1/ingest/interactions in batches of BATCH (default 500) with the
+ *       partner key, as fast as the API takes them: a 503 (ingestion_backlog,
+ *       kafka_unavailable, ...) or 409 is sent again after its Retry-After, a
+ *       refused connection after 1 s, each batch with the same
+ *       Idempotency-Key. Prints {"sent":N,"accepted":A,"duplicates":D,
+ *       "rejected":R,"retried":K,"seconds":S}; exits 1 when a batch is
+ *       refused otherwise or keeps failing for 10 minutes
+ *
  *   serphona-cli http ENDPOINT METHOD PATH[?QUERY] TENANT_ID ROLES [BODY]
  *       sends one forwarded-HTTP request over ZeroMQ to the service at
  *       ENDPOINT with an AuthContext (tenant TENANT_ID, or none for "-";
@@ -30,6 +40,8 @@
  *
  * Exit codes: 0 success, 1 the operation failed, 2 usage.
  */
+#include "platform/clock.h"
+#include "platform/crypto.h"
 #include "platform/error.h"
 #include "platform/events.h"
 #include "platform/log.h"
@@ -38,12 +50,14 @@
 #include "ping.pb-c.h"
 
 #include <cjson/cJSON.h>
+#include <curl/curl.h>
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 static int usage(void)
@@ -52,6 +66,7 @@ static int usage(void)
                     "       serphona-cli produce BROKERS TOPIC TYPE TENANT JSON\n"
                     "       serphona-cli consume BROKERS TOPIC GROUP COUNT TIMEOUT_MS\n"
                     "       serphona-cli produce-interactions BROKERS TOPIC FILE|-\n"
+                    "       serphona-cli ingest URL API_KEY FILE|- [BATCH]\n"
                     "       serphona-cli http ENDPOINT METHOD PATH TENANT_ID ROLES [BODY]\n");
     return 2;
 }
@@ -467,6 +482,149 @@ static int cmd_http(const char *endpoint, const char *method, const char *target
     return rc;
 }
 
+/* ---- ingest ------------------------------------------------------------------ */
+
+typedef struct {
+    char *data;
+    size_t len;
+    long retry_after; /* seconds, -1 when absent */
+} reply_t;
+
+static size_t on_body(char *ptr, size_t size, size_t n, void *ud)
+{
+    reply_t *r = ud;
+    char *grown = realloc(r->data, r->len + size * n + 1);
+    if (!grown)
+        return 0;
+    memcpy(grown + r->len, ptr, size * n);
+    r->data = grown;
+    r->len += size * n;
+    r->data[r->len] = '\0';
+    return size * n;
+}
+
+static size_t on_header(char *buf, size_t size, size_t n, void *ud)
+{
+    reply_t *r = ud;
+    if (size * n > 12 && strncasecmp(buf, "Retry-After:", 12) == 0)
+        r->retry_after = strtol(buf + 12, NULL, 10);
+    return size * n;
+}
+
+/* Posts one batch until it is answered 202 (1), refused for good (0) or the
+ * retries ran out (-1); adds the answer's lists to counts. */
+static int post_batch(CURL *curl, const char *url, const char *auth, const char *body,
+                      long counts[4])
+{
+    uint8_t digest[SP_SHA256_LEN];
+    char hex[2 * SP_SHA256_LEN + 1], idem[128];
+    sp_sha256(body, strlen(body), digest);
+    sp_hex_encode(digest, 20, hex);
+    snprintf(idem, sizeof(idem), "Idempotency-Key: cli-%s", hex);
+    struct curl_slist *h = curl_slist_append(NULL, auth);
+    h = curl_slist_append(h, "Content-Type: application/json");
+    h = curl_slist_append(h, idem);
+    int64_t give_up = sp_clock_mono_ms() + 600000;
+    int result = -1;
+    while (sp_clock_mono_ms() < give_up) {
+        reply_t r = {NULL, 0, -1};
+        curl_easy_setopt(curl, CURLOPT_URL, url);
+        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(curl, CURLOPT_WRITEDATA, &r);
+        curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(curl, CURLOPT_HEADERDATA, &r);
+        curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
+        long status = 0;
+        if (curl_easy_perform(curl) == CURLE_OK)
+            curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+        if (status == 202 || status == 200) {
+            static const char *const lists[] = {"accepted", "duplicates", "rejected"};
+            cJSON *j = cJSON_Parse(r.data ? r.data : "");
+            for (int k = 0; k < 3; k++)
+                counts[k] += cJSON_GetArraySize(cJSON_GetObjectItem(j, lists[k]));
+            cJSON_Delete(j);
+            result = 1;
+        } else if (status == 0 || status == 503 || status == 409 || status == 429) {
+            /* Backpressure or a passing outage: wait as told, and again. */
+            long wait_s = status == 0 ? 1 : (r.retry_after > 0 ? r.retry_after : 1);
+            counts[3]++;
+            free(r.data);
+            struct timespec ts = {wait_s, 0};
+            nanosleep(&ts, NULL);
+            continue;
+        } else {
+            fprintf(stderr, "ingest: batch refused: %ld %s\n", status, r.data ? r.data : "");
+            result = 0;
+        }
+        free(r.data);
+        break;
+    }
+    curl_slist_free_all(h);
+    return result;
+}
+
+static int cmd_ingest(const char *base, const char *key, const char *path, int batch)
+{
+    FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (!in) {
+        perror(path);
+        return 1;
+    }
+    CURL *curl = curl_easy_init();
+    char url[1024], auth[1024];
+    snprintf(url, sizeof(url), "%s/v1/ingest/interactions", base);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
+    long counts[4] = {0}, sent = 0;
+    int64_t t0 = sp_clock_mono_us();
+    int rc = curl ? 0 : 1;
+    char *line = NULL, *body = NULL;
+    size_t cap = 0, used = 0, bcap = 0;
+    int in_batch = 0;
+    for (;;) {
+        ssize_t got = rc == 0 ? getline(&line, &cap, in) : -1;
+        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
+            line[--got] = '\0';
+        if (got > 0) {
+            if (used + (size_t)got + 4 > bcap) {
+                bcap = (used + (size_t)got + 4) * 2;
+                char *grown = realloc(body, bcap);
+                if (!grown) {
+                    rc = 1;
+                    break;
+                }
+                body = grown;
+            }
+            body[used++] = in_batch ? ',' : '[';
+            memcpy(body + used, line, (size_t)got);
+            used += (size_t)got;
+            in_batch++;
+            sent++;
+        }
+        if (in_batch > 0 && (in_batch == batch || got < 0)) {
+            body[used++] = ']';
+            body[used] = '\0';
+            if (post_batch(curl, url, auth, body, counts) != 1)
+                rc = 1;
+            used = 0;
+            in_batch = 0;
+        }
+        if (got < 0)
+            break;
+    }
+    printf("{\"sent\":%ld,\"accepted\":%ld,\"duplicates\":%ld,\"rejected\":%ld,"
+           "\"retried\":%ld,\"seconds\":%.3f}\n",
+           sent, counts[0], counts[1], counts[2], counts[3], sp_clock_elapsed_s(t0));
+    free(line);
+    free(body);
+    if (curl)
+        curl_easy_cleanup(curl);
+    if (in != stdin)
+        fclose(in);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     sp_log_init("serphona-cli", SP_LOG_WARN);
@@ -476,6 +634,10 @@ int main(int argc, char **argv)
         return cmd_produce(argv[2], argv[3], argv[4], argv[5], argv[6]);
     if (argc == 5 && strcmp(argv[1], "produce-interactions") == 0)
         return cmd_produce_interactions(argv[2], argv[3], argv[4]);
+    if ((argc == 5 || argc == 6) && strcmp(argv[1], "ingest") == 0) {
+        int batch = argc == 6 ? (int)strtol(argv[5], NULL, 10) : 500;
+        return batch < 1 ? usage() : cmd_ingest(argv[2], argv[3], argv[4], batch);
+    }
     if ((argc == 7 || argc == 8) && strcmp(argv[1], "http") == 0)
         return cmd_http(argv[2], argv[3], argv[4], argv[5], argv[6], argc == 8 ? argv[7] : NULL);
     if (argc == 7 && strcmp(argv[1], "consume") == 0)

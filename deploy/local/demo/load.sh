@@ -15,7 +15,9 @@
 #
 # Loading twice is harmless: external ids are stable, so the second time
 # every interaction is answered "duplicate" and nothing is counted twice.
-# A 503 (Kafka not acknowledging) is retried after its Retry-After. Exits
+# A 503 (the processor's backlog at its bound: ingestion_backlog; Kafka not
+# acknowledging) or 409 is sent again after its Retry-After, for as long as
+# ten minutes a batch, so the load pauses and resumes by itself. Exits
 # non-zero when an item is refused (a generator bug) or a batch keeps failing.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -57,7 +59,9 @@ t0 = time.monotonic()
 for start in range(0, len(lines), batch):
     body = ("[" + ",".join(l.strip() for l in lines[start:start + batch]) + "]").encode()
     idem = "demo-" + hashlib.sha256(body).hexdigest()[:40]
-    for attempt in range(10):
+    give_up, attempt = time.monotonic() + 600, 0
+    while True:
+        attempt += 1
         req = urllib.request.Request(url, data=body, method="POST", headers={
             "Authorization": "Bearer " + key, "Content-Type": "application/json",
             "Idempotency-Key": idem})
@@ -68,12 +72,12 @@ for start in range(0, len(lines), batch):
             break
         except urllib.error.HTTPError as err:
             text = err.read().decode(errors="replace")
-            if err.code in (503, 409) and attempt < 9:
+            if err.code in (503, 409, 429) and time.monotonic() < give_up:
                 time.sleep(int(err.headers.get("Retry-After") or 2))
                 continue
             sys.exit("demo: batch at line %d refused: %d %s" % (start + 1, err.code, text[:300]))
         except urllib.error.URLError as err:
-            if attempt < 9:
+            if attempt < 30:
                 time.sleep(2)
                 continue
             sys.exit("demo: cannot reach %s: %s" % (url, err.reason))

@@ -3,11 +3,15 @@
  */
 #include "interactions.h"
 
+#include <stdio.h>
 #include <string.h>
 
-#include "partner_auth.h"
+#include "backlog.h"
 #include "idempotency.h"
+#include "partner_auth.h"
 #include "pipeline.h"
+#include "platform/clock.h"
+#include "platform/text.h"
 #include "platform/error.h"
 #include "platform/log.h"
 
@@ -97,6 +101,21 @@ typedef struct {
     tg_idem_t idem;
 } batch_t;
 
+/* 503 ingestion_backlog, with a Retry-After of its own: the backlog is
+ * measured every second or so, so a short wait is enough to see it fall. */
+static void reply_backlog(tg_t *tg, sp_request_t *req)
+{
+    sp_response_t *resp = sp_request_response(req);
+    char secs[16];
+    snprintf(secs, sizeof(secs), "%d", tg->backlog_retry_after_s);
+    sp_response_error(resp, 503, "ingestion_backlog",
+                      "%lld interactions wait for analysis (the bound is %lld); retry later",
+                      (long long)tg_backlog_value(tg->backlog),
+                      (long long)tg_backlog_max(tg->backlog));
+    sp_response_set_header(resp, "Retry-After", secs);
+    tg_backlog_count_refusal();
+}
+
 /* Writes the answer for the pipeline's rc. */
 static void answer(batch_t *b, int rc)
 {
@@ -104,6 +123,10 @@ static void answer(batch_t *b, int rc)
         tg_reply_unavailable(b->tg, b->req, "kafka_unavailable",
                              "the interactions could not be stored durably (Kafka did not "
                              "acknowledge them in time); retry later");
+    } else if (rc == SP_EDB) {
+        tg_reply_unavailable(b->tg, b->req, "ledger_unavailable",
+                             "the interactions could not be recorded for reconciliation (the "
+                             "database did not answer); retry later");
     } else if (rc != 0 || reply_202(b->req, b->items, b->n) != 0) {
         sp_response_error(sp_request_response(b->req), 500, "internal", "internal error");
     } else {
@@ -136,12 +159,18 @@ static sp_handler_result_t post_interactions(sp_request_t *req, void *ud)
     tg_t *tg = ud;
     sp_arena_t *arena = sp_request_arena(req);
     const sp_auth_t *auth = sp_request_auth(req);
-    if (!auth || !auth->tenant_id || !tg_is_uuid(auth->tenant_id)) {
+    if (!auth || !auth->tenant_id || !sp_uuid_valid(auth->tenant_id)) {
         sp_response_error(sp_request_response(req), 403, "tenant_required",
                           "ingestion needs a caller of a tenant");
         return SP_HANDLER_DONE;
     }
     const char *tenant = auth->tenant_id;
+    /* Before anything is claimed or validated: a refused batch is sent
+     * again whole, and the last measured backlog costs nothing to read. */
+    if (tg_backlog_over(tg->backlog)) {
+        reply_backlog(tg, req);
+        return SP_HANDLER_DONE;
+    }
     const cJSON *list = batch_of(tg, req);
     if (!list)
         return SP_HANDLER_DONE;
@@ -158,7 +187,7 @@ static sp_handler_result_t post_interactions(sp_request_t *req, void *ud)
     b->n = (size_t)cJSON_GetArraySize(list);
     b->items = sp_arena_alloc(arena, b->n * sizeof(tg_item_t));
     int rc = b->items ? SP_OK : SP_ENOMEM;
-    int64_t now = tg_now_ms();
+    int64_t now = sp_clock_wall_ms();
     size_t i = 0;
     for (const cJSON *it = list->child; rc == 0 && it; it = it->next, i++) {
         b->items[i].ref = i;
@@ -171,7 +200,7 @@ static sp_handler_result_t post_interactions(sp_request_t *req, void *ud)
     int timeout = tg->publish_timeout_ms;
     int64_t deadline = sp_request_deadline(req);
     if (deadline > 0) {
-        int64_t left = deadline - tg_now_ms() - 250;
+        int64_t left = deadline - sp_clock_wall_ms() - 250;
         timeout = left < 100 ? 100 : (left < timeout ? (int)left : timeout);
     }
     if (rc == 0)

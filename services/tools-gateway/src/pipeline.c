@@ -5,9 +5,9 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ledger.h"
+#include "platform/clock.h"
 #include "platform/error.h"
 #include "platform/log.h"
 #include "platform/metrics.h"
@@ -49,13 +49,6 @@ void tg_item_reject(tg_item_t *item, const tg_reject_t *why)
     item->why = *why;
     item->ix = NULL;
     sp_counter_add(interactions_total(), 1, "rejected");
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* A second occurrence of an external id within one batch is a duplicate of
@@ -148,13 +141,22 @@ static int finish(run_t *r, const int *results, double seconds)
         r->items[r->where[k]].state = ok ? TG_ITEM_ACCEPTED : TG_ITEM_FAILED;
         all_ok &= ok;
     }
+    int recorded = 1;
     if (r->m > 0) {
         if (all_ok)
             sp_histogram_observe(publish_seconds(), seconds);
         int rc = tg_ledger_record(tg_db(r->tg), r->tenant_id, r->source, r->items, r->n);
-        if (rc != 0)
-            sp_log_warn("ingestion ledger write failed (%s); a re-send will publish again",
-                        sp_strerror(rc));
+        if (rc != 0) {
+            /* Only a recorded interaction can be published again by the
+             * reconciler, so an unrecorded one is not "accepted": the
+             * caller is told to retry (the re-send publishes it again and
+             * the processor deduplicates). */
+            sp_log_warn("ingestion ledger write failed (%s); answering 503", sp_strerror(rc));
+            recorded = 0;
+            for (size_t k = 0; k < r->m; k++)
+                if (r->items[r->where[k]].state == TG_ITEM_ACCEPTED)
+                    r->items[r->where[k]].state = TG_ITEM_FAILED;
+        }
     }
     /* Counted once per item: rejections when validated, the rest when they
      * leave VALID here (a retried batch counts only what changed). */
@@ -168,7 +170,7 @@ static int finish(run_t *r, const int *results, double seconds)
         sp_counter_add(c, (double)accepted, "accepted");
     if (duplicate)
         sp_counter_add(c, (double)duplicate, "duplicate");
-    return all_ok ? SP_OK : SP_EUNAVAILABLE;
+    return !all_ok ? SP_EUNAVAILABLE : recorded ? SP_OK : SP_EDB;
 }
 
 int tg_pipeline_run(tg_t *tg, sp_arena_t *arena, const char *tenant_id, const char *traceparent,
@@ -181,12 +183,12 @@ int tg_pipeline_run(tg_t *tg, sp_arena_t *arena, const char *tenant_id, const ch
     int *results = sp_arena_alloc(arena, (r.m ? r.m : 1) * sizeof(int));
     if (!results)
         return SP_ENOMEM;
-    double t0 = now_s();
+    int64_t t0 = sp_clock_mono_us();
     rc = tg_publish_batch(tg_producer(tg), tg->topic, tenant_id, traceparent, r.ixs, r.m,
                           tg->publish_timeout_ms, results);
     if (rc == SP_ENOMEM)
         return rc;
-    return finish(&r, results, now_s() - t0);
+    return finish(&r, results, sp_clock_elapsed_s(t0));
 }
 
 static void published(tg_publish_t *p, void *ud)

@@ -9,15 +9,19 @@
  *      interactions already accepted (ledger.h);
  *   3. publish the new ones and wait until Kafka acknowledged them
  *      (publisher.h);
- *   4. record the acknowledged ones in the ledger, so a re-send answers
- *      "duplicate" without publishing again.
+ *   4. record the acknowledged ones in the ledger with their protobuf, so a
+ *      re-send answers "duplicate" without publishing again, and so the
+ *      reconciler (reconciler.h) can publish them again until the processor
+ *      reports them stored.
  *
  * Step 4 comes after step 3 on purpose: an interaction recorded but never
  * acknowledged would be lost for good (every re-send a "duplicate"), while
- * one acknowledged but not recorded (a crash in between, the database down)
- * is merely published again on a re-send and deduplicated downstream by its
- * deterministic interaction_id. For the same reason a failed ledger lookup
- * does not stop ingestion: the batch is published without it.
+ * one acknowledged but not recorded (a crash in between) is merely
+ * published again on a re-send and deduplicated downstream by its
+ * deterministic interaction_id. A failed ledger write makes the batch fail
+ * (SP_EDB, 503 ledger_unavailable): "accepted" promises that the
+ * reconciler can re-publish it. A failed ledger lookup does not stop
+ * ingestion: the batch is published without it.
  *
  * Metrics: serphona_ingest_interactions_total{result=accepted|rejected|
  * duplicate} and serphona_ingest_publish_seconds (one batch, queue to last
@@ -63,7 +67,9 @@ void tg_item_reject(tg_item_t *item, const tg_reject_t *why);
  * Returns 0 when every valid item is now ACCEPTED or DUPLICATE;
  * SP_EUNAVAILABLE when Kafka did not acknowledge some (those are FAILED;
  * the acknowledged ones are ACCEPTED and recorded, so a retry of the whole
- * batch reports them as duplicates); SP_ENOMEM. traceparent may be NULL. */
+ * batch reports them as duplicates); SP_EDB when the ledger could not
+ * record the acknowledged ones (all FAILED: a retry publishes them again);
+ * SP_ENOMEM. traceparent may be NULL. */
 int tg_pipeline_run(tg_t *tg, sp_arena_t *arena, const char *tenant_id, const char *traceparent,
                     const char *source, tg_item_t *items, size_t n);
 

@@ -123,7 +123,27 @@ static tg_publish_t *publish_new(size_t n, int timeout_ms)
     return p;
 }
 
-/* Queues one interaction; 0 when queued (its callback will run). */
+/* Queues one packed interaction of tenant_id, keyed by its interaction id
+ * (so one tenant's burst spreads over every partition; the processor
+ * deduplicates by that id); 0 when queued (its callback will run). */
+static int queue_packed(sp_events_producer_t *prod, const char *topic, const char *tenant_id,
+                        const char *key, const char *traceparent, const void *data, size_t len,
+                        slot_t *slot)
+{
+    Serphona__Events__V1__Event ev = SERPHONA__EVENTS__V1__EVENT__INIT;
+    int rc = sp_events_event_init(&ev, TG_EVENT_INTERACTION_RECORDED, tenant_id, data, len,
+                                  "application/x-protobuf");
+    if (rc != 0)
+        return rc;
+    if (traceparent && *traceparent)
+        rc = sp_events_event_set_traceparent(&ev, traceparent);
+    if (rc == 0)
+        rc = sp_events_publish(prod, topic, key, &ev, on_delivery, slot);
+    sp_events_event_cleanup(&ev);
+    return rc;
+}
+
+/* Packs and queues one interaction. */
 static int queue_one(sp_events_producer_t *prod, const char *topic, const char *tenant_id,
                      const char *traceparent, const Serphona__Interactions__V1__Interaction *ix,
                      slot_t *slot)
@@ -134,25 +154,18 @@ static int queue_one(sp_events_producer_t *prod, const char *topic, const char *
     if (!buf)
         return SP_ENOMEM;
     protobuf_c_message_pack(&ix->base, buf);
-    Serphona__Events__V1__Event ev = SERPHONA__EVENTS__V1__EVENT__INIT;
-    int rc = sp_events_event_init(&ev, TG_EVENT_INTERACTION_RECORDED, tenant_id, buf, len,
-                                  "application/x-protobuf");
+    int rc = queue_packed(prod, topic, tenant_id, ix->interaction_id, traceparent, buf, len, slot);
     if (buf != stackbuf)
         free(buf);
-    if (rc != 0)
-        return rc;
-    if (traceparent && *traceparent)
-        rc = sp_events_event_set_traceparent(&ev, traceparent);
-    if (rc == 0)
-        rc = sp_events_publish(prod, topic, tenant_id, &ev, on_delivery, slot);
-    sp_events_event_cleanup(&ev);
     return rc;
 }
 
-/* Queues every message of p. */
+/* Queues every message of p: packed[i] when packed is set, else ixs[i] of
+ * tenant_id. */
 static void queue_all(tg_publish_t *p, sp_events_producer_t *prod, const char *topic,
                       const char *tenant_id, const char *traceparent,
-                      Serphona__Interactions__V1__Interaction *const *ixs)
+                      Serphona__Interactions__V1__Interaction *const *ixs,
+                      const tg_packed_t *packed)
 {
     for (size_t i = 0; i < p->n; i++) {
         if (!prod) {
@@ -164,7 +177,9 @@ static void queue_all(tg_publish_t *p, sp_events_producer_t *prod, const char *t
         p->refs++;
         p->pending++;
         pthread_mutex_unlock(&G.mu);
-        int rc = queue_one(prod, topic, tenant_id, traceparent, ixs[i], &p->slots[i]);
+        int rc = packed ? queue_packed(prod, topic, packed[i].tenant_id, packed[i].interaction_id,
+                                       NULL, packed[i].data, packed[i].len, &p->slots[i])
+                        : queue_one(prod, topic, tenant_id, traceparent, ixs[i], &p->slots[i]);
         if (rc != 0) {
             pthread_mutex_lock(&G.mu);
             p->results[i] = rc;
@@ -184,6 +199,28 @@ static void settle_locked(tg_publish_t *p)
         sp_log_warn("%zu of %zu interactions not acknowledged by Kafka in time", p->pending, p->n);
 }
 
+/* Queues p's messages and waits for their reports or the deadline. */
+static int publish_wait(tg_publish_t *p, sp_events_producer_t *prod, const char *topic,
+                        const char *tenant_id, const char *traceparent,
+                        Serphona__Interactions__V1__Interaction *const *ixs,
+                        const tg_packed_t *packed, int *results)
+{
+    queue_all(p, prod, topic, tenant_id, traceparent, ixs, packed);
+    pthread_mutex_lock(&G.mu);
+    while (p->pending > 0)
+        if (pthread_cond_timedwait(&G.cv, &G.mu, &p->deadline) == ETIMEDOUT)
+            break;
+    settle_locked(p);
+    int all_ok = 1;
+    for (size_t i = 0; i < p->n; i++) {
+        results[i] = p->results[i];
+        all_ok &= results[i] == 0;
+    }
+    unref_locked(p);
+    pthread_mutex_unlock(&G.mu);
+    return all_ok ? SP_OK : SP_EUNAVAILABLE;
+}
+
 int tg_publish_batch(sp_events_producer_t *prod, const char *topic, const char *tenant_id,
                      const char *traceparent, Serphona__Interactions__V1__Interaction *const *ixs,
                      size_t n, int timeout_ms, int *results)
@@ -193,20 +230,18 @@ int tg_publish_batch(sp_events_producer_t *prod, const char *topic, const char *
     tg_publish_t *p = publish_new(n, timeout_ms);
     if (!p)
         return SP_ENOMEM;
-    queue_all(p, prod, topic, tenant_id, traceparent, ixs);
-    pthread_mutex_lock(&G.mu);
-    while (p->pending > 0)
-        if (pthread_cond_timedwait(&G.cv, &G.mu, &p->deadline) == ETIMEDOUT)
-            break;
-    settle_locked(p);
-    int all_ok = 1;
-    for (size_t i = 0; i < n; i++) {
-        results[i] = p->results[i];
-        all_ok &= results[i] == 0;
-    }
-    unref_locked(p);
-    pthread_mutex_unlock(&G.mu);
-    return all_ok ? SP_OK : SP_EUNAVAILABLE;
+    return publish_wait(p, prod, topic, tenant_id, traceparent, ixs, NULL, results);
+}
+
+int tg_publish_packed(sp_events_producer_t *prod, const char *topic, const tg_packed_t *msgs,
+                      size_t n, int timeout_ms, int *results)
+{
+    if (n == 0)
+        return SP_OK;
+    tg_publish_t *p = publish_new(n, timeout_ms);
+    if (!p)
+        return SP_ENOMEM;
+    return publish_wait(p, prod, topic, NULL, NULL, NULL, msgs, results);
 }
 
 tg_publish_t *tg_publish_start(sp_events_producer_t *prod, const char *topic, const char *tenant_id,
@@ -236,7 +271,7 @@ tg_publish_t *tg_publish_start(sp_events_producer_t *prod, const char *topic, co
     p->listed = 1;
     p->pending++; /* the queueing itself, dropped below */
     pthread_mutex_unlock(&G.mu);
-    queue_all(p, prod, topic, tenant_id, traceparent, ixs);
+    queue_all(p, prod, topic, tenant_id, traceparent, ixs, NULL);
     pthread_mutex_lock(&G.mu);
     if (--p->pending == 0)
         pthread_cond_broadcast(&G.cv);

@@ -3,8 +3,11 @@
  * "accepted".
  *
  * Each interaction travels as the payload (application/x-protobuf) of an
- * "interaction.recorded" event (events.proto) keyed by its tenant id, so one
- * tenant's interactions keep their order within a partition. A batch is
+ * "interaction.recorded" event (events.proto) keyed by its interaction id,
+ * so one tenant's burst spreads over every partition and every consumer of
+ * the processor's group (no order between interactions is promised; the
+ * processor deduplicates by interaction id, so the same key always lands on
+ * the partition that already has it). A batch is
  * queued at once and then awaited as a whole: one wait for all delivery
  * reports instead of one round trip per item. The producer runs with
  * acks=all and idempotence (events.h), so an acknowledged message is on
@@ -55,6 +58,21 @@ void tg_publisher_stop(void);
 int tg_publish_batch(sp_events_producer_t *prod, const char *topic, const char *tenant_id,
                      const char *traceparent, Serphona__Interactions__V1__Interaction *const *ixs,
                      size_t n, int timeout_ms, int *results);
+
+/* An interaction already serialised (the ledger's copy, re-published by the
+ * reconciler). Every pointer is borrowed for the call. */
+typedef struct {
+    const char *tenant_id;
+    const char *interaction_id; /* the Kafka key */
+    const void *data;           /* a packed serphona.interactions.v1.Interaction */
+    size_t len;
+} tg_packed_t;
+
+/* Publishes the n packed interactions (each of its own tenant, without
+ * traceparent) like tg_publish_batch: results[i] is 0 when msgs[i] was
+ * acknowledged. Returns 0, SP_EUNAVAILABLE or SP_ENOMEM. */
+int tg_publish_packed(sp_events_producer_t *prod, const char *topic, const tg_packed_t *msgs,
+                      size_t n, int timeout_ms, int *results);
 
 /* Queues the n interactions (serialised here: ixs may be freed on return)
  * and returns; done(p, ud) runs exactly once, on a completion thread, when

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "partner_auth.h"
 #include "platform/error.h"
@@ -47,6 +46,35 @@ void tg_init(tg_t *tg, sp_service_t *svc, sp_config_t *cfg)
                       "A running upload job silent this long is taken over by another worker.");
     tg->upload_errors_max = sp_config_int(cfg, "SERPHONA_INGEST_UPLOAD_ERRORS_MAX", 100, 1, 10000,
                                           "Row errors kept per upload job.");
+    tg->backlog_group =
+        sp_config_str(cfg, "SERPHONA_INGEST_BACKLOG_GROUP", "analytics-processor",
+                      "Consumer group whose lag on the interactions topic is the backlog "
+                      "(prefixed with SERPHONA_KAFKA_TOPIC_PREFIX, as every group is).");
+    /* The development broker keeps about 5 MB per partition and drops the
+     * oldest records past it, read or not: 10,000 records over its 6
+     * partitions is ~1,700 a partition, under 1 MB at the few hundred bytes
+     * of a short interaction. Real Kafka sets far more (helm values). */
+    tg->backlog_max = sp_config_int(
+        cfg, "SERPHONA_INGEST_BACKLOG_MAX", 10000, 1, 1000000000,
+        "Interactions published but not yet consumed by SERPHONA_INGEST_BACKLOG_GROUP "
+        "(serphona_ingest_backlog) above which ingestion answers 503 ingestion_backlog.");
+    tg->backlog_interval_ms =
+        sp_config_int(cfg, "SERPHONA_INGEST_BACKLOG_INTERVAL_MS", 1000, 100, 60000,
+                      "How often the backlog is measured from the broker.");
+    tg->backlog_retry_after_s = sp_config_int(cfg, "SERPHONA_INGEST_BACKLOG_RETRY_AFTER_S", 2, 1,
+                                              3600, "Retry-After of a 503 ingestion_backlog.");
+    tg->reconcile_grace_s = sp_config_int(
+        cfg, "SERPHONA_INGEST_RECONCILE_GRACE_S", 300, 1, 7 * 86400,
+        "An accepted interaction not reported analysed after this long is published again.");
+    tg->reconcile_interval_s = sp_config_int(cfg, "SERPHONA_INGEST_RECONCILE_INTERVAL_S", 10, 1,
+                                             3600, "Seconds between reconciler passes.");
+    tg->reconcile_batch =
+        sp_config_int(cfg, "SERPHONA_INGEST_RECONCILE_BATCH", 2000, 1, 100000,
+                      "Interactions published again per reconciler pass at most.");
+    tg->ledger_retention_days = sp_config_int(
+        cfg, "SERPHONA_INGEST_LEDGER_RETENTION_DAYS", 30, 1, 3650,
+        "Days an analysed or dead-lettered interaction stays in the ingestion ledger (re-sends "
+        "within it are answered duplicate; the reconciliation report covers it).");
 }
 
 void tg_cleanup(tg_t *tg)
@@ -69,29 +97,6 @@ sp_redis_pool_t *tg_redis(tg_t *tg)
 sp_events_producer_t *tg_producer(tg_t *tg)
 {
     return tg->producer ? tg->producer : (tg->svc ? sp_service_producer(tg->svc) : NULL);
-}
-
-int64_t tg_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int tg_is_uuid(const char *s)
-{
-    if (!s || strlen(s) != 36)
-        return 0;
-    for (int i = 0; i < 36; i++) {
-        char c = s[i];
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (c != '-')
-                return 0;
-        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
-            return 0;
-        }
-    }
-    return 1;
 }
 
 void tg_reply_unavailable(tg_t *tg, sp_request_t *req, const char *code, const char *message)

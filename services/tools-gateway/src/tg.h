@@ -23,6 +23,8 @@
 
 typedef struct tg_route tg_route_t;
 typedef struct tg_worker tg_worker_t;
+typedef struct tg_backlog tg_backlog_t;
+typedef struct tg_reconciler tg_reconciler_t;
 
 typedef struct {
     sp_service_t *svc;               /* NULL in tests, which set the fields below */
@@ -47,8 +49,22 @@ typedef struct {
     int upload_lease_s;    /* a claimed job is another worker's after this */
     int upload_errors_max; /* row errors kept per job */
 
+    /* Backpressure (backlog.h): the processor's lag on the topic. */
+    const char *kafka_brokers; /* set when the threads start (main.c) */
+    const char *backlog_group; /* the processor's consumer group */
+    int backlog_max;           /* above this, ingestion answers 503 */
+    int backlog_interval_ms;   /* how often the lag is measured */
+    int backlog_retry_after_s; /* Retry-After of a 503 ingestion_backlog */
+    /* Accepted => analysed (reconciler.h). */
+    int reconcile_grace_s;     /* pending this long: published again */
+    int reconcile_interval_s;  /* between reconciler passes */
+    int reconcile_batch;       /* re-published per pass at most */
+    int ledger_retention_days; /* settled ledger rows kept this long */
+
     tg_worker_t *worker;
-    tg_route_t *routes; /* the public port's route records (partner_auth.c) */
+    tg_backlog_t *backlog;       /* NULL in tests: never over */
+    tg_reconciler_t *reconciler; /* NULL in tests */
+    tg_route_t *routes;          /* the public port's route records (partner_auth.c) */
 } tg_t;
 
 /* Reads the settings (SERPHONA_INGEST_*, SERPHONA_API_KEY_CACHE_S) from cfg
@@ -63,12 +79,6 @@ void tg_cleanup(tg_t *tg);
 sp_db_pool_t *tg_db(tg_t *tg);
 sp_redis_pool_t *tg_redis(tg_t *tg);
 sp_events_producer_t *tg_producer(tg_t *tg);
-
-/* Wall-clock time in Unix milliseconds. */
-int64_t tg_now_ms(void);
-
-/* 1 when s is a canonical UUID (8-4-4-4-12 hex), else 0. */
-int tg_is_uuid(const char *s);
 
 /* Answers 503 with Retry-After (tg->retry_after_s) and the given code. */
 void tg_reply_unavailable(tg_t *tg, sp_request_t *req, const char *code, const char *message);

@@ -10,7 +10,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "backlog.h"
 #include "pipeline.h"
+#include "platform/clock.h"
 #include "platform/error.h"
 #include "platform/log.h"
 #include "upload_rows.h"
@@ -264,7 +266,7 @@ static int record_chunk(tg_worker_t *w, const claim_t *c, const tg_item_t *items
 static int read_chunk(tg_rows_t *rows, sp_arena_t *arena, const claim_t *c, tg_item_t *items,
                       int max)
 {
-    int64_t now = tg_now_ms();
+    int64_t now = sp_clock_wall_ms();
     int n = 0;
     while (n < max) {
         size_t row = 0;
@@ -293,17 +295,26 @@ static int publish_chunk(tg_worker_t *w, const claim_t *c, sp_arena_t *arena, tg
 {
     int backoff = BACKOFF_MIN_MS;
     for (;;) {
-        int rc = tg_pipeline_run(w->tg, arena, c->tenant, NULL, "upload", items, n);
-        if (rc != SP_EUNAVAILABLE)
+        /* Backpressure: wait for the processor rather than push the
+         * backlog past its bound (the job resumes by itself). */
+        int rc = tg_backlog_over(w->tg->backlog)
+                     ? SP_ETOOBIG
+                     : tg_pipeline_run(w->tg, arena, c->tenant, NULL, "upload", items, n);
+        if (rc != SP_EUNAVAILABLE && rc != SP_EDB && rc != SP_ETOOBIG)
             return rc;
-        sp_log_warn("upload %s: Kafka unavailable; retrying the chunk in %d ms", c->id, backoff);
+        if (rc == SP_ETOOBIG)
+            backoff = w->tg->backlog_interval_ms;
+        else
+            sp_log_warn("upload %s: %s unavailable; retrying the chunk in %d ms", c->id,
+                        rc == SP_EDB ? "the ledger" : "Kafka", backoff);
         for (size_t i = 0; i < n; i++)
             if (items[i].state == TG_ITEM_FAILED)
                 items[i].state = TG_ITEM_VALID;
         nap(w, backoff, 0);
         if (stopping(w))
             return SP_ESHUTDOWN;
-        backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+        if (rc != SP_ETOOBIG)
+            backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
         /* Keep the lease while waiting, so no other worker steals the job. */
         char lease[16];
         snprintf(lease, sizeof(lease), "%d", w->tg->upload_lease_s);

@@ -12,6 +12,8 @@
 #include "idempotency.h"
 #include "partner_auth.h"
 #include "platform/crypto.h"
+#include "platform/clock.h"
+#include "platform/text.h"
 #include "platform/error.h"
 #include "platform/log.h"
 #include "upload_rows.h"
@@ -23,7 +25,7 @@
 static const char *tenant_of(sp_request_t *req)
 {
     const sp_auth_t *auth = sp_request_auth(req);
-    if (!auth || !auth->tenant_id || !tg_is_uuid(auth->tenant_id)) {
+    if (!auth || !auth->tenant_id || !sp_uuid_valid(auth->tenant_id)) {
         sp_response_error(sp_request_response(req), 403, "tenant_required",
                           "ingestion needs a caller of a tenant");
         return NULL;
@@ -195,7 +197,7 @@ static sp_handler_result_t get_upload(sp_request_t *req, void *ud)
     if (!tenant)
         return SP_HANDLER_DONE;
     const char *id = sp_request_param(req, "job_id");
-    if (!tg_is_uuid(id)) {
+    if (!sp_uuid_valid(id)) {
         sp_response_error(sp_request_response(req), 404, "upload_not_found",
                           "no upload job with this id");
         return SP_HANDLER_DONE;

@@ -1,0 +1,169 @@
+/*
+ * backlog.c — the processor's lag, measured in the background (backlog.h).
+ */
+#include "backlog.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "platform/clock.h"
+#include "platform/error.h"
+#include "platform/events_admin.h"
+#include "platform/log.h"
+#include "platform/metrics.h"
+
+struct tg_backlog {
+    sp_events_admin_t *admin; /* the measuring thread's only */
+    char *topic;
+    int64_t max;
+    int interval_ms;
+    atomic_llong value;       /* -1 = unknown */
+    int64_t measured_mono_ms; /* thread only */
+    pthread_t thread;
+    int started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop;
+};
+
+static sp_gauge_t *backlog_gauge(void)
+{
+    return sp_gauge_new("serphona_ingest_backlog",
+                        "Interactions published and not yet consumed by the processor's group "
+                        "(consumer lag from the broker; -1 while unknown).",
+                        0);
+}
+
+tg_backlog_t *tg_backlog_new(const char *brokers, const char *group, const char *topic, int64_t max,
+                             int interval_ms)
+{
+    tg_backlog_t *b = calloc(1, sizeof(*b));
+    if (!b)
+        return NULL;
+    b->admin = sp_events_admin_new(brokers, group);
+    b->topic = topic ? strdup(topic) : NULL;
+    if (!b->admin || !b->topic) {
+        sp_events_admin_destroy(&b->admin);
+        free(b->topic);
+        free(b);
+        return NULL;
+    }
+    b->max = max;
+    b->interval_ms = interval_ms > 0 ? interval_ms : 1000;
+    atomic_init(&b->value, -1);
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->cv, &attr);
+    pthread_condattr_destroy(&attr);
+    sp_gauge_set(backlog_gauge(), -1);
+    sp_gauge_set(sp_gauge_new("serphona_ingest_backlog_max",
+                              "The backlog above which ingestion answers 503 ingestion_backlog.",
+                              0),
+                 (double)max);
+    return b;
+}
+
+/* One measurement; a failure keeps the last value for three intervals. */
+static void measure(tg_backlog_t *b)
+{
+    int64_t lag = 0;
+    int64_t now = sp_clock_mono_ms();
+    int rc = sp_events_admin_group_lag(b->admin, b->topic,
+                                       b->interval_ms < 2000 ? 2000 : b->interval_ms, &lag, NULL);
+    if (rc == 0) {
+        int64_t before = atomic_exchange(&b->value, lag);
+        b->measured_mono_ms = now;
+        if ((before <= b->max) != (lag <= b->max))
+            sp_log_warn("ingestion backlog %lld is %s the bound %lld: ingestion %s", (long long)lag,
+                        lag > b->max ? "above" : "back under", (long long)b->max,
+                        lag > b->max ? "answers 503 ingestion_backlog" : "accepts again");
+    } else if (now - b->measured_mono_ms > 3L * b->interval_ms) {
+        if (atomic_exchange(&b->value, -1) != -1)
+            sp_log_warn("ingestion backlog cannot be measured (%s); not refusing for it",
+                        sp_strerror(rc));
+    }
+    sp_gauge_set(backlog_gauge(), (double)atomic_load(&b->value));
+}
+
+static void *backlog_main(void *arg)
+{
+    tg_backlog_t *b = arg;
+    pthread_mutex_lock(&b->mu);
+    while (!b->stop) {
+        pthread_mutex_unlock(&b->mu);
+        measure(b);
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += b->interval_ms / 1000;
+        until.tv_nsec += (long)(b->interval_ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&b->mu);
+        while (!b->stop)
+            if (pthread_cond_timedwait(&b->cv, &b->mu, &until) == ETIMEDOUT)
+                break;
+    }
+    pthread_mutex_unlock(&b->mu);
+    return NULL;
+}
+
+int tg_backlog_start(tg_backlog_t *b)
+{
+    if (pthread_create(&b->thread, NULL, backlog_main, b) != 0)
+        return SP_EIO;
+    b->started = 1;
+    return SP_OK;
+}
+
+void tg_backlog_destroy(tg_backlog_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    tg_backlog_t *b = *self_p;
+    *self_p = NULL;
+    if (b->started) {
+        pthread_mutex_lock(&b->mu);
+        b->stop = 1;
+        pthread_cond_broadcast(&b->cv);
+        pthread_mutex_unlock(&b->mu);
+        pthread_join(b->thread, NULL);
+    }
+    pthread_cond_destroy(&b->cv);
+    pthread_mutex_destroy(&b->mu);
+    sp_events_admin_destroy(&b->admin);
+    free(b->topic);
+    free(b);
+}
+
+int tg_backlog_over(const tg_backlog_t *b)
+{
+    if (!b)
+        return 0;
+    int64_t v = atomic_load(&((tg_backlog_t *)b)->value);
+    return v > b->max;
+}
+
+int64_t tg_backlog_value(const tg_backlog_t *b)
+{
+    return b ? atomic_load(&((tg_backlog_t *)b)->value) : -1;
+}
+
+int64_t tg_backlog_max(const tg_backlog_t *b)
+{
+    return b ? b->max : INT64_MAX;
+}
+
+void tg_backlog_count_refusal(void)
+{
+    sp_counter_add(sp_counter_new("serphona_ingest_backlog_refused_total",
+                                  "Ingestion requests answered 503 ingestion_backlog.", 0),
+                   1);
+}
