@@ -140,7 +140,7 @@ write_env() {
         done
         echo "export SP_GATEWAY_HTTP_PORT=$GATEWAY_HTTP_PORT"
         echo "export SP_TOOLS_HTTP_PORT=$TOOLS_HTTP_PORT"
-        echo "export SP_PG_PORT=$PG_PORT SP_REDIS_PORT=$REDIS_PORT SP_CH_HTTP_PORT=$CH_HTTP_PORT"
+        echo "export SP_PG_PORT=$PG_PORT SP_REDIS_PORT=$REDIS_PORT SP_CH_HTTP_PORT=$CH_HTTP_PORT SP_CH_TCP_PORT=$CH_TCP_PORT SP_CH_INTERSERVER_PORT=$CH_INTERSERVER_PORT"
         echo "export SP_RUN_DIR='$RUN_DIR'"
         echo "export SERPHONA_OPERATOR_EMAIL='${SERPHONA_OPERATOR_EMAIL:-operator@serphona.local}'"
         echo "export SERPHONA_OPERATOR_PASSWORD='$(operator_password)'"

@@ -93,6 +93,11 @@ class Stack:
         env.update(SP_DATA_DIR=str(self.run_dir / data), SP_PG_PORT=self.env["SP_PG_PORT"],
                    SP_REDIS_PORT=self.env["SP_REDIS_PORT"],
                    SP_CH_HTTP_PORT=self.env["SP_CH_HTTP_PORT"])
+        # ClickHouse's native and interserver ports too: left out, a restart
+        # falls back to 9000/none and collides with any other ClickHouse.
+        for name in ("SP_CH_TCP_PORT", "SP_CH_INTERSERVER_PORT"):
+            if name in self.env:
+                env[name] = self.env[name]
         return subprocess.run([str(ROOT / "deploy" / "local" / f"{component}.sh"), action],
                               env=env, check=True, capture_output=True, text=True, timeout=120)
 
