@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include "platform/error.h"
 #include "platform/log.h"
 #include "platform/metrics.h"
+#include "platform/periodic.h"
 #include "platform/tenant_client.h"
 #include "platform/text.h"
 
@@ -139,11 +139,7 @@ struct ap_retention {
     int lookup;       /* ask tenant-manager */
     int default_days;
     int interval_s;
-    pthread_t thread;
-    int started;
-    pthread_mutex_t mtx;
-    pthread_cond_t cond;
-    int stop;
+    sp_periodic_t *task; /* from the start hook on, when interval_s > 0 */
     sp_counter_t *runs;
     sp_counter_t *tenants;
 };
@@ -170,46 +166,21 @@ static int tenant_days(const char *tenant_id, void *ud)
     return days > 0 ? days : r->default_days;
 }
 
-static void *retention_main(void *arg)
+static void retention_pass(void *ud)
 {
-    ap_retention_t *r = arg;
-    int wait_s = r->interval_s < FIRST_PASS_MAX_S ? r->interval_s : FIRST_PASS_MAX_S;
-
-    pthread_mutex_lock(&r->mtx);
-    while (!r->stop) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += wait_s;
-        while (!r->stop && pthread_cond_timedwait(&r->cond, &r->mtx, &until) != ETIMEDOUT)
-            ;
-        if (r->stop)
-            break;
-        pthread_mutex_unlock(&r->mtx);
-        int rc = ap_retention_run_once(r->ch, tenant_days, r, (int64_t)time(NULL));
-        if (rc < 0)
-            sp_log_warn("retention: pass failed: %s", sp_strerror(rc));
-        sp_counter_add(r->runs, 1, rc < 0 ? "error" : "ok");
-        if (rc > 0)
-            sp_counter_add(r->tenants, rc);
-        pthread_mutex_lock(&r->mtx);
-        wait_s = r->interval_s;
-    }
-    pthread_mutex_unlock(&r->mtx);
-    return NULL;
+    ap_retention_t *r = ud;
+    int rc = ap_retention_run_once(r->ch, tenant_days, r, (int64_t)time(NULL));
+    if (rc < 0)
+        sp_log_warn("retention: pass failed: %s", sp_strerror(rc));
+    sp_counter_add(r->runs, 1, rc < 0 ? "error" : "ok");
+    if (rc > 0)
+        sp_counter_add(r->tenants, rc);
 }
 
 static void retention_stop(void *ud)
 {
     ap_retention_t *r = ud;
-
-    if (!r->started)
-        return;
-    pthread_mutex_lock(&r->mtx);
-    r->stop = 1;
-    pthread_cond_broadcast(&r->cond);
-    pthread_mutex_unlock(&r->mtx);
-    pthread_join(r->thread, NULL);
-    r->started = 0;
+    sp_periodic_destroy(&r->task);
 }
 
 /* Start hook: the service's ClickHouse client exists from here on. */
@@ -217,14 +188,15 @@ static int retention_start(void *ud)
 {
     ap_retention_t *r = ud;
 
-    if (r->interval_s == 0 || r->started)
+    if (r->interval_s == 0 || r->task)
         return SP_OK;
     if (!(r->ch = sp_service_clickhouse(r->svc)))
         return SP_EINVAL;
-    if (pthread_create(&r->thread, NULL, retention_main, r) != 0)
-        return SP_EIO;
-    r->started = 1;
-    return SP_OK;
+    /* The first pass soon after start, not a whole interval later. */
+    int first_s = r->interval_s < FIRST_PASS_MAX_S ? r->interval_s : FIRST_PASS_MAX_S;
+    r->task = sp_periodic_start("ap-retention", (int64_t)first_s * 1000,
+                                (int64_t)r->interval_s * 1000, retention_pass, r);
+    return r->task ? SP_OK : SP_EIO;
 }
 
 ap_retention_t *ap_retention_new(sp_service_t *svc)
@@ -235,8 +207,6 @@ ap_retention_t *ap_retention_new(sp_service_t *svc)
     if (!r)
         return NULL;
     r->svc = svc;
-    pthread_mutex_init(&r->mtx, NULL);
-    pthread_cond_init(&r->cond, NULL);
     r->default_days = sp_config_int(cfg, "SERPHONA_RETENTION_DAYS_DEFAULT", 365, 1, 36500,
                                     "Retention in days of a tenant that set none.");
     r->interval_s = sp_config_int(cfg, "SERPHONA_RETENTION_INTERVAL_S", 3600, 0, 7 * 86400,
@@ -275,7 +245,5 @@ void ap_retention_destroy(ap_retention_t **self_p)
     *self_p = NULL;
     retention_stop(r);
     sp_tenants_destroy(&r->tm);
-    pthread_cond_destroy(&r->cond);
-    pthread_mutex_destroy(&r->mtx);
     free(r);
 }

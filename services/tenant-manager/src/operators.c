@@ -9,12 +9,11 @@
 #include "platform/crypto.h"
 #include "platform/error.h"
 #include "platform/log.h"
+#include "platform/periodic.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 int tm_operator_upsert(tm_t *tm, const char *email_in, const char *password, int only_if_empty,
                        int reset, char *id_out, int *created, const char **why)
@@ -185,11 +184,8 @@ done:
 
 typedef struct {
     tm_t *tm;
-    sp_db_pool_t *db; /* the thread's own pool */
-    pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    int stop, running;
+    sp_db_pool_t *db;    /* the task's own pool */
+    sp_periodic_t *task; /* NULL when SERPHONA_TENANT_PURGE_INTERVAL_SECONDS is 0 */
 } maint_t;
 
 static void purge_once(tm_t *tm, sp_db_pool_t *db)
@@ -202,38 +198,17 @@ static void purge_once(tm_t *tm, sp_db_pool_t *db)
         sp_log_info("purged %d deleted tenant(s)", purged);
 }
 
-static void *maint_main(void *arg)
+static void maint_purge(void *ud)
 {
-    maint_t *m = arg;
-    pthread_mutex_lock(&m->lock);
-    while (!m->stop) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += m->tm->purge_interval_s;
-        pthread_cond_timedwait(&m->wake, &m->lock, &until);
-        if (m->stop)
-            break;
-        pthread_mutex_unlock(&m->lock);
-        purge_once(m->tm, m->db);
-        pthread_mutex_lock(&m->lock);
-    }
-    pthread_mutex_unlock(&m->lock);
-    return NULL;
+    maint_t *m = ud;
+    purge_once(m->tm, m->db);
 }
 
 static void maint_stop(void *ud)
 {
     maint_t *m = ud;
-    if (m->running) {
-        pthread_mutex_lock(&m->lock);
-        m->stop = 1;
-        pthread_cond_signal(&m->wake);
-        pthread_mutex_unlock(&m->lock);
-        pthread_join(m->thread, NULL);
-    }
+    sp_periodic_destroy(&m->task);
     sp_db_pool_destroy(&m->db);
-    pthread_cond_destroy(&m->wake);
-    pthread_mutex_destroy(&m->lock);
     free(m);
 }
 
@@ -276,9 +251,10 @@ int tm_startup(tm_t *tm, int argc, char **argv)
     m->tm = tm;
     m->db = tm->db;
     tm->db = NULL;
-    pthread_mutex_init(&m->lock, NULL);
-    pthread_cond_init(&m->wake, NULL);
-    if (tm->purge_interval_s > 0 && pthread_create(&m->thread, NULL, maint_main, m) == 0)
-        m->running = 1;
+    /* The start-up pass just ran: the next one is an interval away. */
+    int64_t every_ms = (int64_t)tm->purge_interval_s * 1000;
+    if (every_ms > 0 &&
+        !(m->task = sp_periodic_start("tm-purge", every_ms, every_ms, maint_purge, m)))
+        sp_log_warn("deleted tenants are purged only at start: no purge thread");
     return sp_service_on_shutdown(tm->svc, maint_stop, m);
 }

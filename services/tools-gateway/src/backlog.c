@@ -3,18 +3,16 @@
  */
 #include "backlog.h"
 
-#include <errno.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "platform/clock.h"
 #include "platform/error.h"
 #include "platform/events_admin.h"
 #include "platform/log.h"
 #include "platform/metrics.h"
+#include "platform/periodic.h"
 
 struct tg_backlog {
     sp_events_admin_t *admin; /* the measuring thread's only */
@@ -23,11 +21,7 @@ struct tg_backlog {
     int interval_ms;
     atomic_llong value;       /* -1 = unknown */
     int64_t measured_mono_ms; /* thread only */
-    pthread_t thread;
-    int started;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int stop;
+    sp_periodic_t *task;      /* NULL until tg_backlog_start */
 };
 
 static sp_gauge_t *backlog_gauge(void)
@@ -55,23 +49,13 @@ tg_backlog_t *tg_backlog_new(const char *brokers, const char *group, const char 
     b->max = max;
     b->interval_ms = interval_ms > 0 ? interval_ms : 1000;
     atomic_init(&b->value, -1);
-    pthread_mutex_init(&b->mu, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&b->cv, &attr);
-    pthread_condattr_destroy(&attr);
-    sp_gauge_set(backlog_gauge(), -1);
-    sp_gauge_set(sp_gauge_new("serphona_ingest_backlog_max",
-                              "The backlog above which ingestion answers 503 ingestion_backlog.",
-                              0),
-                 (double)max);
     return b;
 }
 
 /* One measurement; a failure keeps the last value for three intervals. */
-static void measure(tg_backlog_t *b)
+static void measure(void *ud)
 {
+    tg_backlog_t *b = ud;
     int64_t lag = 0;
     int64_t now = sp_clock_mono_ms();
     int rc = sp_events_admin_group_lag(b->admin, b->topic,
@@ -91,36 +75,10 @@ static void measure(tg_backlog_t *b)
     sp_gauge_set(backlog_gauge(), (double)atomic_load(&b->value));
 }
 
-static void *backlog_main(void *arg)
-{
-    tg_backlog_t *b = arg;
-    pthread_mutex_lock(&b->mu);
-    while (!b->stop) {
-        pthread_mutex_unlock(&b->mu);
-        measure(b);
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += b->interval_ms / 1000;
-        until.tv_nsec += (long)(b->interval_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        pthread_mutex_lock(&b->mu);
-        while (!b->stop)
-            if (pthread_cond_timedwait(&b->cv, &b->mu, &until) == ETIMEDOUT)
-                break;
-    }
-    pthread_mutex_unlock(&b->mu);
-    return NULL;
-}
-
 int tg_backlog_start(tg_backlog_t *b)
 {
-    if (pthread_create(&b->thread, NULL, backlog_main, b) != 0)
-        return SP_EIO;
-    b->started = 1;
-    return SP_OK;
+    b->task = sp_periodic_start("tg-backlog", 0, b->interval_ms, measure, b);
+    return b->task ? SP_OK : SP_EIO;
 }
 
 void tg_backlog_destroy(tg_backlog_t **self_p)
@@ -129,15 +87,7 @@ void tg_backlog_destroy(tg_backlog_t **self_p)
         return;
     tg_backlog_t *b = *self_p;
     *self_p = NULL;
-    if (b->started) {
-        pthread_mutex_lock(&b->mu);
-        b->stop = 1;
-        pthread_cond_broadcast(&b->cv);
-        pthread_mutex_unlock(&b->mu);
-        pthread_join(b->thread, NULL);
-    }
-    pthread_cond_destroy(&b->cv);
-    pthread_mutex_destroy(&b->mu);
+    sp_periodic_destroy(&b->task);
     sp_events_admin_destroy(&b->admin);
     free(b->topic);
     free(b);

@@ -4,16 +4,14 @@
  */
 #include "reconciler.h"
 
-#include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "backlog.h"
 #include "platform/error.h"
 #include "platform/log.h"
+#include "platform/periodic.h"
 #include "platform/metrics.h"
 #include "publisher.h"
 
@@ -24,11 +22,7 @@
 
 struct tg_reconciler {
     tg_t *tg;
-    pthread_t thread;
-    int started;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int stop;
+    sp_periodic_t *task; /* NULL until tg_reconciler_start */
 };
 
 /* Begins a transaction over every tenant's ledger rows. */
@@ -217,45 +211,24 @@ int tg_reconciler_pass(tg_t *tg)
 tg_reconciler_t *tg_reconciler_new(tg_t *tg)
 {
     tg_reconciler_t *r = calloc(1, sizeof(*r));
-    if (!r)
-        return NULL;
-    r->tg = tg;
-    pthread_mutex_init(&r->mu, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&r->cv, &attr);
-    pthread_condattr_destroy(&attr);
+    if (r)
+        r->tg = tg;
     return r;
 }
 
-static void *reconciler_main(void *arg)
+static void reconcile(void *ud)
 {
-    tg_reconciler_t *r = arg;
-    pthread_mutex_lock(&r->mu);
-    while (!r->stop) {
-        pthread_mutex_unlock(&r->mu);
-        int rc = tg_reconciler_pass(r->tg);
-        if (rc < 0)
-            sp_log_warn("reconciler: pass failed: %s", sp_strerror(rc));
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += r->tg->reconcile_interval_s;
-        pthread_mutex_lock(&r->mu);
-        while (!r->stop)
-            if (pthread_cond_timedwait(&r->cv, &r->mu, &until) == ETIMEDOUT)
-                break;
-    }
-    pthread_mutex_unlock(&r->mu);
-    return NULL;
+    tg_reconciler_t *r = ud;
+    int rc = tg_reconciler_pass(r->tg);
+    if (rc < 0)
+        sp_log_warn("reconciler: pass failed: %s", sp_strerror(rc));
 }
 
 int tg_reconciler_start(tg_reconciler_t *r)
 {
-    if (pthread_create(&r->thread, NULL, reconciler_main, r) != 0)
-        return SP_EIO;
-    r->started = 1;
-    return SP_OK;
+    r->task = sp_periodic_start("tg-reconciler", 0, (int64_t)r->tg->reconcile_interval_s * 1000,
+                                reconcile, r);
+    return r->task ? SP_OK : SP_EIO;
 }
 
 void tg_reconciler_destroy(tg_reconciler_t **self_p)
@@ -264,14 +237,6 @@ void tg_reconciler_destroy(tg_reconciler_t **self_p)
         return;
     tg_reconciler_t *r = *self_p;
     *self_p = NULL;
-    if (r->started) {
-        pthread_mutex_lock(&r->mu);
-        r->stop = 1;
-        pthread_cond_broadcast(&r->cv);
-        pthread_mutex_unlock(&r->mu);
-        pthread_join(r->thread, NULL);
-    }
-    pthread_cond_destroy(&r->cv);
-    pthread_mutex_destroy(&r->mu);
+    sp_periodic_destroy(&r->task);
     free(r);
 }
