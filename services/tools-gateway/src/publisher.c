@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "platform/clock.h"
 #include "platform/error.h"
 #include "platform/log.h"
 
@@ -113,13 +114,7 @@ static tg_publish_t *publish_new(size_t n, int timeout_ms)
         p->results[i] = SP_ETIMEDOUT;
     }
     clock_gettime(CLOCK_MONOTONIC, &p->started);
-    p->deadline = p->started;
-    p->deadline.tv_sec += timeout_ms / 1000;
-    p->deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (p->deadline.tv_nsec >= 1000000000L) {
-        p->deadline.tv_sec++;
-        p->deadline.tv_nsec -= 1000000000L;
-    }
+    p->deadline = sp_clock_timespec_in(CLOCK_MONOTONIC, timeout_ms);
     return p;
 }
 

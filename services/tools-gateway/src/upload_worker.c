@@ -78,14 +78,7 @@ static int stopping(tg_worker_t *w)
 /* Sleeps up to ms, or until a wake-up or stop. */
 static void nap(tg_worker_t *w, int ms, int wake_on_job)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = sp_clock_timespec_in(CLOCK_MONOTONIC, ms);
     pthread_mutex_lock(&w->mu);
     unsigned long seen = w->wakeups;
     while (!w->stop && (!wake_on_job || w->wakeups == seen))
