@@ -146,7 +146,7 @@ sp_tenants_t *sp_tenants_new(const sp_tenants_opts_t *opts)
     if (t->o.peek_refresh_ms <= 0)
         t->o.peek_refresh_ms = DEFAULT_REFRESH_MS;
     t->n_buckets = t->o.peek_capacity / 4 + 1;
-    if (!(t->buckets = calloc(t->n_buckets, sizeof(*t->buckets)))) {
+    if (!(t->buckets = calloc(t->n_buckets, sizeof(pentry_t *)))) {
         free(t);
         return NULL;
     }

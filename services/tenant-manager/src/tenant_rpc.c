@@ -151,7 +151,8 @@ int tm_rpc_list_allowed_origins(sp_rpc_call_t *call, const uint8_t *in, size_t i
         return rc;
     n = PQntuples(res);
     if (n > 0) {
-        ao.tenants = sp_arena_alloc(arena, (size_t)n * sizeof(*ao.tenants));
+        ao.tenants =
+            sp_arena_alloc(arena, (size_t)n * sizeof(Serphona__Tenant__V1__TenantOrigins *));
         Serphona__Tenant__V1__TenantOrigins *each =
             sp_arena_alloc(arena, (size_t)n * sizeof(*each));
         if (!ao.tenants || !each)
