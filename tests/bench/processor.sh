@@ -1,19 +1,30 @@
 #!/usr/bin/env bash
-# tests/bench/processor.sh — analytics-processor throughput (interactions/s
-# and utterances/s) beside its limit measured in the same run: the same
-# events piped from Kafka into ClickHouse with no analysis (kafka_to_ch).
+# tests/bench/processor.sh — analytics-processor throughput beside its limit,
+# and one tenant end to end, all in one run on one private stack.
 #
-# Both read one pre-produced topic with their own consumer group, use the
-# platform's batch consumer with the same batch size and flush time, and
-# write the same schema (materialized views included) into databases of
-# their own; both are timed the same way, from the first rows seen in
-# ClickHouse to the last. Called by tests/bench/run.sh; runs alone too:
-#   BENCH_PROCESSOR_N=40000 tests/bench/processor.sh
+# The whole stack runs (the processor asks tenant-manager for each tenant's
+# taxonomy: a bench without it measures RPC timeouts, not the processor).
+#   1. Kafka -> ClickHouse with no analysis (kafka_to_ch): the limit.
+#   2. analytics-processor with 1 analysis thread and with one per CPU
+#      (SERPHONA_PROCESSOR_THREADS), each on its own copy of the same
+#      pre-produced events, its own consumer group and database. Rates are
+#      timed from the first rows seen in ClickHouse to the last.
+#   3. One tenant end to end (tests/bench/e2e_ingest.py): interactions posted
+#      through the public ingestion API until all are visible in the
+#      tenant's overview, beside the same interactions produced straight to
+#      Kafka; peak RSS of tools-gateway and analytics-processor (/proc).
+# Any phase whose count stops growing for BENCH_STALL_S (60) seconds fails
+# the bench at once, printing the rows stored, the consumer lag and the
+# processor's metrics.
+# Knobs: BENCH_PROCESSOR_N (20000), BENCH_E2E_N (10000),
+# BENCH_PROCESSOR_BATCH (500). Runs alone too: tests/bench/processor.sh
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUILD="${SP_BUILD:-$ROOT/build}"
-N="${BENCH_PROCESSOR_N:-40000}"
+N="${BENCH_PROCESSOR_N:-20000}"
+E2E_N="${BENCH_E2E_N:-10000}"
 BATCH="${BENCH_PROCESSOR_BATCH:-500}"
+STALL_S="${BENCH_STALL_S:-60}"
 FLUSH_MS=1000
 cd "$ROOT"
 
@@ -32,34 +43,40 @@ for _ in range(500):
 # The dev broker (librdkafka's mock cluster) keeps about 5 MB per partition
 # and drops older records even when unconsumed: 32 partitions hold the
 # whole pre-produced stream.
-export SP_RUN_DIR="$RUN_DIR" SP_PORT_BASE="$BASE" SP_TOPIC_PREFIX="pbench$BASE." \
-    SERPHONA_DEV_BROKER_PARTITIONS=32 SERPHONA_LOG_LEVEL=warn
+export SP_RUN_DIR="$RUN_DIR" RUN_DIR SP_PORT_BASE="$BASE" SP_TOPIC_PREFIX="pbench$BASE." \
+    SP_BIN_DIR="${SP_BIN_DIR:-$BUILD/bin}" SERPHONA_DEV_BROKER_PARTITIONS=32 \
+    SERPHONA_LOG_LEVEL=warn BENCH_STALL_S="$STALL_S"
 PIDS=()
 cleanup() {
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    "$ROOT/deploy/local/stack.sh" infra-down >/dev/null 2>&1 || true
+    "$ROOT/deploy/local/stack.sh" down >/dev/null 2>&1 || true
     rm -rf "$RUN_DIR"
 }
 trap cleanup EXIT
-"$ROOT/deploy/local/stack.sh" infra-up >/dev/null 2>&1 || { echo "infrastructure did not start"; exit 1; }
+"$ROOT/deploy/local/stack.sh" up >/dev/null 2>&1 || { echo "  stack did not start"; exit 1; }
 # shellcheck disable=SC1091
 source "$RUN_DIR/stack.env"
-TOPIC="${SP_TOPIC_PREFIX}serphona.interactions.v1"
 CH="$SERPHONA_CLICKHOUSE_URL"
 
 /usr/bin/python3 "$ROOT/tests/bench/gen_interactions.py" "$N" --seed 42 >"$RUN_DIR/events.jsonl"
 UTTERANCES=$(/usr/bin/python3 -c '
 import json, sys
 print(sum(len(json.loads(l).get("utterances", [])) for l in open(sys.argv[1])))' "$RUN_DIR/events.jsonl")
-"$BUILD/bin/serphona-cli" produce-interactions "$SERPHONA_KAFKA_BROKERS" "$TOPIC" \
-    "$RUN_DIR/events.jsonl" >/dev/null
+# One copy per consumer, each under a prefix of its own (the processor's
+# consumer group is named after its topic prefix).
+for copy in 1 n; do
+    "$BUILD/bin/serphona-cli" produce-interactions "$SERPHONA_KAFKA_BROKERS" \
+        "pb$copy$BASE.serphona.interactions.v1" "$RUN_DIR/events.jsonl" >/dev/null
+done
 
-# measure DATABASE -> "seconds" from the first rows seen to all N stored.
+# measure DATABASE OPS_PORT LOG -> interactions/s from the first rows seen to
+# all N stored; fails after STALL_S seconds without a new row.
 measure() {
-    /usr/bin/python3 - "$CH" "$1" "$N" <<'PY'
+    /usr/bin/python3 - "$CH" "$1" "$N" "$STALL_S" "$2" "$3" <<'PY'
 import sys, time, urllib.request
-url, db, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+url, db, n, stall, ops, log = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), \
+    sys.argv[5], sys.argv[6]
 def count():
     try:
         req = urllib.request.Request(f"{url}/?database={db}",
@@ -67,9 +84,20 @@ def count():
         return int(urllib.request.urlopen(req, timeout=10).read())
     except Exception:
         return 0
-deadline = time.monotonic() + 900
-first = None
-while time.monotonic() < deadline:
+def metrics():
+    if ops == "-":
+        return []
+    keep = ("serphona_processor_interactions_total", "serphona_processor_flush_failures_total",
+            "serphona_events_consumer_lag", "serphona_events_consumed_total",
+            "serphona_processor_analysis_seconds_sum", "serphona_processor_analysis_seconds_count",
+            "serphona_events_lost_total", "serphona_rpc_client")
+    try:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{ops}/metrics", timeout=5).read().decode()
+    except Exception as e:
+        return [f"(metrics unreachable: {e})"]
+    return [l for l in text.splitlines() if l.startswith(keep)]
+first, seen, changed = None, -1, time.monotonic()
+while True:
     c = count()
     now = time.monotonic()
     if c > 0 and first is None:
@@ -80,31 +108,71 @@ while time.monotonic() < deadline:
         # run that finished between two polls counts one poll interval.
         print((n - c0) / max(now - t0, 0.05) if c0 < n else n / 0.05)
         sys.exit(0)
+    if c != seen:
+        seen, changed = c, now
+    elif now - changed > stall:
+        lines = [f"no progress for {stall:.0f} s in {db}: {c} of {n} rows stored"] + metrics()
+        try:
+            lines += ["last lines of the log:"] + open(log).read().splitlines()[-15:]
+        except OSError:
+            pass
+        sys.exit("\n    ".join(lines))
     time.sleep(0.05)
-sys.exit("timed out with %d of %d rows" % (count(), n))
 PY
 }
 
-"$BUILD/bench/kafka_to_ch" "$SERPHONA_KAFKA_BROKERS" "$TOPIC" bench-raw "$CH" bench_raw "$BATCH" \
-    "$FLUSH_MS" 2>>"$RUN_DIR/raw.log" &
+"$BUILD/bench/kafka_to_ch" "$SERPHONA_KAFKA_BROKERS" "pb1$BASE.serphona.interactions.v1" \
+    "pb-raw$BASE" "$CH" bench_raw "$BATCH" "$FLUSH_MS" 2>>"$RUN_DIR/raw.log" &
 PIDS+=($!)
-RAW_RATE=$(measure bench_raw)
+RAW_RATE=$(measure bench_raw - "$RUN_DIR/raw.log") || { echo "  FAILED (no-analysis pipe, above)"; exit 1; }
+kill "${PIDS[-1]}" 2>/dev/null || true
 
-SERPHONA_CLICKHOUSE_DATABASE=bench_proc SERPHONA_OPS_PORT=$((BASE + 36)) \
-    SERPHONA_RPC_PORT=$((BASE + 26)) SERPHONA_PROCESSOR_BATCH_SIZE="$BATCH" \
-    SERPHONA_PROCESSOR_FLUSH_MS="$FLUSH_MS" SERPHONA_RETENTION_INTERVAL_S=0 \
-    "$BUILD/bin/analytics-processor" 2>>"$RUN_DIR/processor.log" &
-PIDS+=($!)
-PROC_RATE=$(measure bench_proc)
+# run_processor COPY THREADS -> interactions/s of a processor of its own.
+run_processor() {
+    local ops=$((BASE + 38)) log="$RUN_DIR/processor-$1.log" rate
+    SERPHONA_KAFKA_TOPIC_PREFIX="pb$1$BASE." SERPHONA_CLICKHOUSE_DATABASE="bench_proc_$1" \
+        SERPHONA_OPS_PORT=$ops SERPHONA_RPC_PORT=$((BASE + 28)) \
+        SERPHONA_PROCESSOR_BATCH_SIZE="$BATCH" SERPHONA_PROCESSOR_FLUSH_MS="$FLUSH_MS" \
+        SERPHONA_PROCESSOR_THREADS="$2" SERPHONA_RETENTION_INTERVAL_S=0 \
+        "$BUILD/bin/analytics-processor" 2>>"$log" &
+    local pid=$!
+    PIDS+=("$pid")
+    rate=$(measure "bench_proc_$1" "$ops" "$log") || { echo "  FAILED (processor, $2 threads; above)" >&2; return 1; }
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    echo "$rate"
+}
+CPUS=$(nproc)
+P1_RATE=$(run_processor 1 1) || exit 1
+PN_RATE=$(run_processor n 0) || exit 1
 
-/usr/bin/python3 - "$N" "$UTTERANCES" "$RAW_RATE" "$PROC_RATE" "$BATCH" <<'PY'
-import sys
-n, utts, raw, proc, batch = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), \
-    float(sys.argv[4]), sys.argv[5]
+# One tenant end to end, through the stack's own processor (one thread per CPU).
+API=$(/usr/bin/python3 "$ROOT/tests/bench/e2e_ingest.py" api "$E2E_N") || { echo "  FAILED: $API"; exit 1; }
+DIRECT=$(/usr/bin/python3 "$ROOT/tests/bench/e2e_ingest.py" kafka "$E2E_N") ||
+    { echo "  FAILED: $DIRECT"; exit 1; }
+
+/usr/bin/python3 - "$N" "$UTTERANCES" "$RAW_RATE" "$P1_RATE" "$PN_RATE" "$BATCH" "$CPUS" \
+    "$API" "$DIRECT" <<'PY'
+import json, sys
+n, utts, raw, p1, pn = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), \
+    float(sys.argv[4]), float(sys.argv[5])
+batch, cpus, api, direct = sys.argv[6], sys.argv[7], json.loads(sys.argv[8]), json.loads(sys.argv[9])
 per = utts / n
-print(f"  {n} interactions, {utts} utterances ({per:.1f} per interaction), batches of {batch}")
-print(f"  Kafka -> ClickHouse, no analysis:    {raw:9.0f} interactions/s  {raw * per:9.0f} utterances/s")
-print(f"  analytics-processor (NLP, dedupe,")
-print(f"    events out, acks awaited):         {proc:9.0f} interactions/s  {proc * per:9.0f} utterances/s")
-print(f"  ratio processor/no-analysis: {proc / raw:.2f}")
+print(f"  {n} interactions, {utts} utterances ({per:.1f} per interaction), batches of {batch}, {cpus} CPUs")
+print(f"  Kafka -> ClickHouse, no analysis:     {raw:9.0f} interactions/s  {raw * per:9.0f} utterances/s")
+print(f"  analytics-processor (NLP, dedupe, events out, acks awaited):")
+print(f"    1 analysis thread:                  {p1:9.0f} interactions/s  {p1 * per:9.0f} utterances/s")
+print(f"    {cpus} analysis threads:                 {pn:9.0f} interactions/s  {pn * per:9.0f} utterances/s")
+print(f"  ratio processor/no-analysis: {p1 / raw:.2f} (1 thread), {pn / raw:.2f} ({cpus} threads);"
+      f" {cpus} threads/1 thread: {pn / p1:.2f}")
+print(f"  one tenant end to end, {api['n']} interactions of the same mix (accepted -> visible in the overview):")
+print(f"    through the ingestion API:          {api['rate']:9.0f} interactions/s"
+      f"  ({api['seconds']:.1f} s, sending {api['send_seconds']:.1f} s, {api['busy_503']} x 503)")
+print(f"    produced straight to Kafka:         {direct['rate']:9.0f} interactions/s"
+      f"  ({direct['seconds']:.1f} s)")
+print(f"  ratio end to end/no-analysis pipe: {api['rate'] / raw:.2f} (goal >= 0.5);"
+      f" API/straight to Kafka: {api['rate'] / direct['rate']:.2f}")
+kb = lambda v: "?" if v is None else f"{v / 1024:.0f} MB"
+print(f"  peak RSS: tools-gateway {kb(direct['rss_tools_gateway_kb'])},"
+      f" analytics-processor {kb(direct['rss_processor_kb'])}")
 PY
