@@ -23,6 +23,12 @@
  *     least 1 since how many is unknown.
  * Each finding is logged at error with the topic, partition and range.
  *
+ * What a consumer cannot see: records deleted from a partition its group
+ * never committed on (it starts at the oldest record, as a new group does),
+ * and a broker that lost its data together with the group's offsets (the
+ * dev broker restarted). Those need the producer side's ledger and
+ * reconciler (tools-gateway for interactions).
+ *
  * The librdkafka log callback runs on librdkafka's threads, so the state has
  * its own mutex.
  */
