@@ -64,9 +64,18 @@ UTTERANCES=$(/usr/bin/python3 -c '
 import json, sys
 print(sum(len(json.loads(l).get("utterances", [])) for l in open(sys.argv[1])))' "$RUN_DIR/events.jsonl")
 # One copy per consumer, each under a prefix of its own (the processor's
-# consumer group is named after its topic prefix).
+# consumer group is named after its topic prefix), on a second dev broker
+# of the bench's own: the stack's creates 32 partitions only for its own
+# prefix, and auto-creates others with 4, too few for the stream to stay
+# under its ~5 MB per partition.
+"$SP_BIN_DIR/serphona-dev-broker" --bootstrap-file "$RUN_DIR/bench-broker" --no-default-topics \
+    --topic "pb1$BASE.serphona.interactions.v1:32" --topic "pbn$BASE.serphona.interactions.v1:32" \
+    >>"$RUN_DIR/bench-broker.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 100); do [[ -s "$RUN_DIR/bench-broker" ]] && break; sleep 0.1; done
+BENCH_BROKERS=$(cat "$RUN_DIR/bench-broker")
 for copy in 1 n; do
-    "$BUILD/bin/serphona-cli" produce-interactions "$SERPHONA_KAFKA_BROKERS" \
+    "$BUILD/bin/serphona-cli" produce-interactions "$BENCH_BROKERS" \
         "pb$copy$BASE.serphona.interactions.v1" "$RUN_DIR/events.jsonl" >/dev/null
 done
 
@@ -121,7 +130,7 @@ while True:
 PY
 }
 
-"$BUILD/bench/kafka_to_ch" "$SERPHONA_KAFKA_BROKERS" "pb1$BASE.serphona.interactions.v1" \
+"$BUILD/bench/kafka_to_ch" "$BENCH_BROKERS" "pb1$BASE.serphona.interactions.v1" \
     "pb-raw$BASE" "$CH" bench_raw "$BATCH" "$FLUSH_MS" 2>>"$RUN_DIR/raw.log" &
 PIDS+=($!)
 RAW_RATE=$(measure bench_raw - "$RUN_DIR/raw.log") || { echo "  FAILED (no-analysis pipe, above)"; exit 1; }
@@ -130,7 +139,8 @@ kill "${PIDS[-1]}" 2>/dev/null || true
 # run_processor COPY THREADS -> interactions/s of a processor of its own.
 run_processor() {
     local ops=$((BASE + 38)) log="$RUN_DIR/processor-$1.log" rate
-    SERPHONA_KAFKA_TOPIC_PREFIX="pb$1$BASE." SERPHONA_CLICKHOUSE_DATABASE="bench_proc_$1" \
+    SERPHONA_KAFKA_BROKERS="$BENCH_BROKERS" SERPHONA_KAFKA_TOPIC_PREFIX="pb$1$BASE." \
+        SERPHONA_CLICKHOUSE_DATABASE="bench_proc_$1" \
         SERPHONA_OPS_PORT=$ops SERPHONA_RPC_PORT=$((BASE + 28)) \
         SERPHONA_PROCESSOR_BATCH_SIZE="$BATCH" SERPHONA_PROCESSOR_FLUSH_MS="$FLUSH_MS" \
         SERPHONA_PROCESSOR_THREADS="$2" SERPHONA_RETENTION_INTERVAL_S=0 \
