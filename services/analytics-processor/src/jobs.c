@@ -125,6 +125,20 @@ done:
     sp_log_clear_context();
 }
 
+/* Runs queued jobs in w until none is left; with js->mtx held on entry and
+ * on return. */
+static void run_queued(ap_jobs_t *js, worker_t *w)
+{
+    while (js->next < js->n) {
+        job_t *j = js->jobs[js->next++];
+        pthread_mutex_unlock(&js->mtx);
+        run(js, w, j);
+        pthread_mutex_lock(&js->mtx);
+        if (++js->done == js->n)
+            pthread_cond_broadcast(&js->idle);
+    }
+}
+
 static void *worker_main(void *arg)
 {
     worker_t *w = arg;
@@ -136,12 +150,7 @@ static void *worker_main(void *arg)
             pthread_cond_wait(&js->work, &js->mtx);
         if (js->next >= js->n) /* stopping, and nothing left */
             break;
-        job_t *j = js->jobs[js->next++];
-        pthread_mutex_unlock(&js->mtx);
-        run(js, w, j);
-        pthread_mutex_lock(&js->mtx);
-        if (++js->done == js->n)
-            pthread_cond_broadcast(&js->idle);
+        run_queued(js, w);
     }
     pthread_mutex_unlock(&js->mtx);
     return NULL;
@@ -157,15 +166,19 @@ ap_jobs_t *ap_jobs_new(size_t n_threads, sp_histogram_t *analysis_seconds)
     pthread_cond_init(&js->work, NULL);
     pthread_cond_init(&js->idle, NULL);
     js->analysis_seconds = analysis_seconds;
-    if (!(js->workers = calloc(n_threads, sizeof *js->workers)))
+    /* The last slot is the consumer thread's: it analyses too while it
+     * waits at collect, instead of idling. */
+    if (!(js->workers = calloc(n_threads + 1, sizeof *js->workers)))
         goto fail;
-    js->n_workers = n_threads;
-    for (size_t i = 0; i < n_threads; i++) {
+    js->n_workers = n_threads + 1;
+    for (size_t i = 0; i <= n_threads; i++) {
         worker_t *w = &js->workers[i];
         w->js = js;
         w->id = i;
         if (!(w->batch = ap_batch_new()))
             goto fail;
+        if (i == n_threads)
+            break;
         if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
             sp_log_error("processor: cannot start analysis thread %zu", i + 1);
             goto fail;
@@ -372,6 +385,9 @@ int ap_jobs_collect(ap_jobs_t *js, ap_batch_t *batch)
 {
     int rc = SP_OK;
 
+    pthread_mutex_lock(&js->mtx);
+    run_queued(js, &js->workers[js->n_workers - 1]);
+    pthread_mutex_unlock(&js->mtx);
     wait_idle(js);
     for (size_t i = 0; i < js->n && rc == SP_OK; i++) {
         const job_t *j = js->jobs[i];

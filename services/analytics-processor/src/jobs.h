@@ -5,7 +5,8 @@
  *
  * The consumer thread validates a record and submits it (ap_jobs_submit);
  * a worker analyses and renders it into a batch of its own while the
- * consumer goes on polling. At flush, ap_jobs_collect waits for every job
+ * consumer goes on polling. At flush, ap_jobs_collect analyses what is
+ * still queued in the calling thread too, waits for every job
  * and copies the results into the flushed batch in the order the records
  * were submitted, so the flush (dedupe, lookup, INSERT, events, offsets)
  * is exactly what it was with one thread. An analysis that refuses its
