@@ -20,6 +20,7 @@
  * call fails or answers other than 200, 2 on bad usage.
  */
 #include "platform/clickhouse.h"
+#include "platform/clock.h"
 #include "platform/error.h"
 #include "platform/log.h"
 #include "platform/redis.h"
@@ -33,11 +34,10 @@
 
 #define WARMUP 3
 
+/* Monotonic milliseconds with microsecond resolution. */
 static double now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+    return (double)sp_clock_mono_us() / 1e3;
 }
 
 static int cmp_double(const void *a, const void *b)

@@ -119,7 +119,7 @@ printf '  authenticated (JWT + limits):    %9.0f req/s  p50 %6.2f ms  p99 %6.2f 
 
 # --- analytics-processor (tests/bench/processor.sh: its own infrastructure) ---
 echo
-echo "== 4. Processor: Kafka -> NLP -> ClickHouse vs the same events piped from Kafka into ClickHouse with no analysis"
+echo "== 4. Processor: Kafka -> NLP -> ClickHouse (1 and N analysis threads) vs the same events piped with no analysis; one tenant end to end through the API"
 "$ROOT/tests/bench/processor.sh"
 
 # --- ingestion API (tests/bench/ingest_bench.sh: its own stack) ---

@@ -595,3 +595,139 @@ def test_sigkill_during_a_stream_loses_nothing_and_doubles_nothing(stack, http, 
         assert not any(m in text for m in SANITIZER_MARKERS), text[-4000:]
     assert wait_for(lambda: http.get(stack.ops_url("analytics-processor") + "/health/ready",
                                      timeout=5).status_code == 200, timeout=60)
+
+
+# ---- parallel analysis --------------------------------------------------------------
+
+def run_own_processor(stack, tmp_path, name, stop_stack=True, **settings):
+    """Stops the stack's processor (unless told it is stopped already) and
+    starts one with settings (env overrides); returns (process, log file).
+    The caller stops it and runs services-up."""
+    if stop_stack:
+        stop_stack_processor(stack)
+    env = processor_env(stack)
+    env.update({k: str(v) for k, v in settings.items()})
+    log = open(tmp_path / f"{name}.log", "w")
+    proc = subprocess.Popen([str(stack.bin_dir / "analytics-processor")], env=env,
+                            stdout=subprocess.DEVNULL, stderr=log)
+    return proc, log
+
+
+def test_parallel_analysis_keeps_exact_counts_order_and_dead_letters(stack, http, tmp_path):
+    """One tenant (one partition today), more analysis threads than CPUs,
+    small batches: every interaction stored once, replays within and across
+    batches deduplicated, poison dead-lettered in place, metrics exact."""
+    n, every_dup, every_poison = 3000, 10, 250
+    tenant = str(uuid.uuid4())
+    lines, unique, poison = [], 0, 0
+    for i, line in enumerate(stream([tenant], n)):
+        lines.append(line)
+        unique += 1
+        if i % every_dup == 0:
+            lines.append(line)  # the same interaction again (a replay)
+        if i % every_poison == 0:
+            lines.append(dict(line, interaction_id=ix_id(tenant, f"bad-{i}"), channel="fax"))
+            poison += 1
+    proc, log = run_own_processor(stack, tmp_path, "parallel", SERPHONA_PROCESSOR_THREADS=4,
+                                  SERPHONA_PROCESSOR_BATCH_SIZE=100)
+    try:
+        assert produce(stack, lines, tmp_path)["produced"] == len(lines)
+        assert wait_for(lambda: count(stack, tenant) >= unique or proc.poll() is not None,
+                        timeout=240, interval=0.5), f"only {count(stack, tenant)} of {unique}"
+        assert proc.poll() is None, "the processor stopped"
+        time.sleep(2)  # a double count would have landed by now
+        assert count(stack, tenant) == unique
+        assert ch_num(stack, "SELECT count() FROM interactions FINAL "
+                             f"WHERE tenant_id = '{tenant}'") == unique
+        assert ch_num(stack, "SELECT uniqExact(interaction_id, seq) FROM utterances "
+                             f"WHERE tenant_id = '{tenant}'") == 2 * unique
+        k = rollup(stack, tenant)
+        for key, value in expected_surveys(n).items():
+            assert k[key] == value, key
+        # This processor's own counters (it started at 0).
+        text = http.get(stack.ops_url("analytics-processor") + "/metrics", timeout=5).text
+        assert f'serphona_processor_interactions_total{{result="analysed"}} {unique}' in text
+        assert f'serphona_processor_interactions_total{{result="dead_lettered"}} {poison}' in text
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        assert proc.returncode == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+        stack.script("services-up")
+    text = (tmp_path / "parallel.log").read_text(errors="replace")
+    assert not any(m in text for m in SANITIZER_MARKERS), text[-4000:]
+    dead = events_for(stack, "serphona.interactions.dlq.v1",
+                      lambda e: e["type"] == "interaction.rejected" and e["tenant_id"] == tenant,
+                      poison)
+    assert {json.loads(e["payload"])["reason"] for e in dead} == {"invalid_value"}
+
+
+# ---- loss is never silent ----------------------------------------------------------------
+
+def lost_metric(http, stack):
+    """serphona_events_lost_total of the interactions topic, or None when the
+    processor does not expose it (or is not listening yet)."""
+    try:
+        text = http.get(stack.ops_url("analytics-processor") + "/metrics", timeout=5).text
+    except requests.RequestException:
+        return None
+    name = 'serphona_events_lost_total{topic="%s"} ' % topic(stack, "serphona.interactions.v1")
+    for line in text.splitlines():
+        if line.startswith(name):
+            return float(line[len(name):])
+    return None
+
+
+def test_loss_counter_is_zero_in_normal_flow_and_counts_records_the_broker_dropped(
+        stack, http, tmp_path):
+    """The dev broker keeps about 5 MB per partition and deletes the oldest
+    records past that even when nobody read them: with the processor
+    stopped, 8 MB for one tenant (one partition) loses the oldest unread
+    ones. The restarted processor counts exactly those and logs the range."""
+    assert lost_metric(http, stack) == 0  # present, and nothing lost so far
+    n = 5000
+    tenant = str(uuid.uuid4())
+    pad = " ".join(["Please note the order details in full."] * 20)  # ~800 bytes
+    lines = [interaction(tenant, f"big-{i}", "chat", i % 600,
+                         [("customer", -1, -1, f"#{i} my order is late. {pad}"),
+                          ("agent", -1, -1, f"Sorry, checking order {i}. {pad}")])
+             for i in range(n)]
+    # The group's position on that partition is known first (a partition it
+    # never committed on starts at the oldest record, like a new group).
+    produce(stack, [interaction(tenant, "first", "chat", 0, [("customer", -1, -1, "Hi")])],
+            tmp_path, "first.jsonl")
+    assert wait_for(lambda: count(stack, tenant) == 1, timeout=60)
+    stop_stack_processor(stack)  # commits on the way out; nobody consumes now
+    proc = log = None
+    try:
+        assert produce(stack, lines, tmp_path)["produced"] == n
+        proc, log = run_own_processor(stack, tmp_path, "loss-after", stop_stack=False)
+
+        def settled():
+            lost = lost_metric(http, stack) or 0
+            return lost > 0 and count(stack, tenant) + lost == n + 1
+        assert wait_for(settled, timeout=180, interval=1), \
+            (count(stack, tenant), lost_metric(http, stack))
+        lost = lost_metric(http, stack)
+        time.sleep(2)
+        assert count(stack, tenant) == n + 1 - lost  # the rest analysed, once
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    finally:
+        if proc and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if log:
+            log.close()
+        stack.script("services-up")
+    text = (tmp_path / "loss-after.log").read_text(errors="replace")
+    errors = [json.loads(line) for line in text.splitlines()
+              if line.startswith("{") and '"level":"error"' in line]
+    found = [e["msg"] for e in errors if "lost before this consumer got there" in e["msg"]]
+    assert len(found) == 1, text[-4000:]
+    assert found[0].startswith("events: %d record(s) of %s[" % (
+        lost, topic(stack, "serphona.interactions.v1"))), found[0]
+    assert not any(m in text for m in SANITIZER_MARKERS), text[-4000:]

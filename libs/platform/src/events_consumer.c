@@ -103,6 +103,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
          * committed, so the next owner starts right after it. */
         sp_log_info("events: %d partition(s) revoked", parts->cnt);
         sp_ev_lag_forget(cons, parts);
+        if (!rd_kafka_assignment_lost(rk))
+            sp_ev_loss_forget(cons, parts);
         sp_ev_flush_pending(cons, 0);
         commit_stored(rk);
         marks_clear(cons);
@@ -154,6 +156,7 @@ sp_events_consumer_t *sp_events_consumer_new(const char *brokers, const char *gr
                              2, "topic", "partition");
     cons->flushes = sp_counter_new("serphona_events_flushes_total",
                                    "Batch consumer flushes, by result.", 1, "result");
+    sp_ev_loss_init(cons, topics, n_topics);
 
     if (!(conf = rd_kafka_conf_new()))
         goto fail_cons;
@@ -170,7 +173,7 @@ sp_events_consumer_t *sp_events_consumer_new(const char *brokers, const char *gr
     rd_kafka_conf_set_opaque(conf, cons);
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
     rd_kafka_conf_set_error_cb(conf, consumer_error_cb);
-    rd_kafka_conf_set_log_cb(conf, sp_ev_log_cb);
+    rd_kafka_conf_set_log_cb(conf, sp_ev_loss_log_cb);
 
     if (!(cons->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr))) {
         sp_log_error("events: cannot create consumer: %s", errstr);
@@ -197,6 +200,7 @@ fail_rk:
 fail_conf:
     rd_kafka_conf_destroy(conf);
 fail_cons:
+    sp_ev_loss_cleanup(cons);
     free(cons);
     return NULL;
 }
@@ -330,6 +334,7 @@ static int dispatch(sp_events_consumer_t *cons, const rd_kafka_message_t *m)
             sp_ev_seek_to(cons, mark);
         return 0;
     }
+    sp_ev_loss_observe(cons, topic, m->partition, m->offset, mark != NULL);
 
     ev = serphona__events__v1__event__unpack(NULL, m->len, m->payload);
     memset(&msg, 0, sizeof msg);
@@ -406,6 +411,14 @@ int sp_events_consumer_poll_once(sp_events_consumer_t *cons, int timeout_ms)
         rd_kafka_resp_err_t err = m->err;
         if (!err) {
             rc = dispatch(cons, m);
+        } else if ((err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+                    err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) &&
+                   m->rkt) {
+            /* Not with auto.offset.reset=earliest (librdkafka logs those,
+             * sp_ev_loss_log_cb), but should one come: the next message
+             * shows how far the partition moved. */
+            sp_log_error("events: %s", rd_kafka_message_errstr(m));
+            sp_ev_loss_reset(cons, rd_kafka_topic_name(m->rkt), m->partition, m->offset);
         } else if (err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             sp_log_warn("events: consume error: %s", rd_kafka_message_errstr(m));
             if (err == RD_KAFKA_RESP_ERR__FATAL) {
@@ -503,6 +516,7 @@ void sp_events_consumer_destroy(sp_events_consumer_t **self_p)
     *self_p = NULL;
     consumer_close(cons);
     rd_kafka_destroy(cons->rk);
+    sp_ev_loss_cleanup(cons);
     sp_ev_pending_clear(cons);
     free(cons->pend);
     free(cons->marks);

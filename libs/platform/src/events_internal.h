@@ -6,6 +6,7 @@
 #ifndef SP_EVENTS_INTERNAL_H
 #define SP_EVENTS_INTERNAL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -52,6 +53,16 @@ typedef struct {
     int64_t last;
 } pending_t;
 
+/* Loss detection (events_loss.c): where a partition's next message should
+ * be, where librdkafka last reset it, the highest high watermark seen. */
+typedef struct {
+    char *topic;
+    int32_t partition;
+    int64_t next;     /* -1 = no message yet */
+    int64_t reset_at; /* -1 = none since the last message */
+    int64_t hi;       /* -1 = unknown */
+} loss_part_t;
+
 struct sp_events_consumer {
     rd_kafka_t *rk;
     sp_events_handler_fn handler;
@@ -75,6 +86,12 @@ struct sp_events_consumer {
     size_t pend_count;  /* messages accepted since the last flush */
     int64_t pend_since; /* monotonic ms when the oldest of them was accepted */
     sp_counter_t *flushes;
+
+    /* loss detection; loss_mtx guards loss (librdkafka's log thread too) */
+    pthread_mutex_t loss_mtx;
+    loss_part_t *loss;
+    size_t n_loss, cap_loss;
+    sp_counter_t *lost;
 };
 
 /* ---- consumer (events_consumer.c) ----------------------------------------- */
@@ -116,5 +133,30 @@ void sp_ev_lag_observe(sp_events_consumer_t *cons, const char *topic, int32_t pa
 
 /* Zeroes the lag gauge of partitions this member gives up. */
 void sp_ev_lag_forget(sp_events_consumer_t *cons, const rd_kafka_topic_partition_list_t *parts);
+
+/* ---- loss detection (events_loss.c) --------------------------------------- */
+
+/* Declares serphona_events_lost_total at 0 for each topic and readies the
+ * state; call before rd_kafka_new. Returns 0. */
+int sp_ev_loss_init(sp_events_consumer_t *cons, const char *const *topics, size_t n_topics);
+
+/* Frees the state; call after rd_kafka_destroy. */
+void sp_ev_loss_cleanup(sp_events_consumer_t *cons);
+
+/* Checks a message about to be handled against where its partition should
+ * be; ours = it is where one of our own seeks (retry, rewind) sent it. */
+void sp_ev_loss_observe(sp_events_consumer_t *cons, const char *topic, int32_t partition,
+                        int64_t offset, int ours);
+
+/* librdkafka reset topic/partition's fetch position, which was at. */
+void sp_ev_loss_reset(sp_events_consumer_t *cons, const char *topic, int32_t partition, int64_t at);
+
+/* The consumer's librdkafka log callback: sp_ev_log_cb, except that an
+ * "offset reset" warning is logged at error and noted for the partition. */
+void sp_ev_loss_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
+
+/* Forgets partitions given up in a regular revoke (their next owner moves
+ * them on; a lost assignment keeps them, see events_loss.c). */
+void sp_ev_loss_forget(sp_events_consumer_t *cons, const rd_kafka_topic_partition_list_t *parts);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "payloads.h"
 #include "platform/error.h"
+#include "platform/text.h"
 #include "validate.h"
 
 #define TP_MAX     64 /* a W3C traceparent is 55 characters */
@@ -164,7 +165,7 @@ int ap_batch_add_dead(ap_batch_t *b, const char *tenant_id, const char *reason, 
     }
     d = &b->d[b->n_dead];
     memset(d, 0, sizeof *d);
-    if (tenant_id && ap_is_uuid(tenant_id))
+    if (tenant_id && sp_uuid_valid(tenant_id))
         ap_uuid_lower(tenant_id, d->tenant_id);
     else
         strcpy(d->tenant_id, AP_NIL_TENANT);
@@ -178,6 +179,50 @@ int ap_batch_add_dead(ap_batch_t *b, const char *tenant_id, const char *reason, 
     }
     b->n_dead++;
     return SP_OK;
+}
+
+/* Appends len bytes at off of from to to; returns the new offset in to. */
+static size_t copy_bytes(sp_buf_t *to, const sp_buf_t *from, size_t off, size_t len)
+{
+    size_t at = sp_buf_len(to);
+
+    if (len)
+        sp_buf_append(to, sp_buf_data(from) + off, len);
+    return at;
+}
+
+int ap_batch_add_entry_of(ap_batch_t *dst, const ap_batch_t *src, size_t i)
+{
+    entry_t *e;
+
+    if (dst->failed)
+        return SP_ENOMEM;
+    if (grow((void **)&dst->e, &dst->cap, dst->n, sizeof *dst->e) != SP_OK) {
+        dst->failed = SP_ENOMEM;
+        return SP_ENOMEM;
+    }
+    e = &dst->e[dst->n];
+    *e = src->e[i];
+    e->state = AP_ENTRY_NEW;
+    e->ix_off = copy_bytes(&dst->ix_rows, &src->ix_rows, e->ix_off, e->ix_len);
+    e->ut_off = copy_bytes(&dst->ut_rows, &src->ut_rows, e->ut_off, e->ut_len);
+    e->an_off = copy_bytes(&dst->payloads, &src->payloads, e->an_off, e->an_len);
+    e->us_off = copy_bytes(&dst->payloads, &src->payloads, e->us_off, e->us_len);
+    if (sp_buf_failed(&dst->ix_rows) || sp_buf_failed(&dst->ut_rows) ||
+        sp_buf_failed(&dst->payloads)) {
+        dst->failed = SP_ENOMEM;
+        return SP_ENOMEM;
+    }
+    dst->n++;
+    return SP_OK;
+}
+
+int ap_batch_add_dead_of(ap_batch_t *dst, const ap_batch_t *src, size_t i)
+{
+    const dead_t *d = &src->d[i];
+
+    return ap_batch_add_dead(dst, d->tenant_id, d->reason,
+                             sp_buf_data(&src->dead_bytes) + d->pl_off, d->pl_len);
 }
 
 size_t ap_batch_count(const ap_batch_t *b)
@@ -254,8 +299,8 @@ size_t ap_batch_dedupe(ap_batch_t *b)
     }
     for (size_t i = 0; i < b->n; i++)
         idx[i] = i;
-    /* The processor has one consumer thread, so the file-static comparator
-     * context is never shared. */
+    /* Only the consumer thread dedupes (the flushed batch), so the
+     * file-static comparator context is never shared. */
     sort_batch = b;
     qsort(idx, b->n, sizeof *idx, by_id);
     sort_batch = NULL;
@@ -334,7 +379,7 @@ int ap_batch_apply_stored(ap_batch_t *b, const char *tsv, size_t len)
         tenant[36] = '\0';
         memcpy(id, p + 37, 36);
         id[36] = '\0';
-        if (!ap_is_uuid(tenant) || !ap_is_uuid(id))
+        if (!sp_uuid_valid(tenant) || !sp_uuid_valid(id))
             return SP_EPROTO;
         ap_uuid_lower(tenant, tl);
         ap_uuid_lower(id, il);

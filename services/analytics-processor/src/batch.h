@@ -9,7 +9,8 @@
  * entries still AP_ENTRY_NEW are inserted, so a replayed event never reaches
  * the tables — nor the rollups their materialized views feed — twice.
  *
- * Pure bookkeeping: no I/O. Not thread-safe (one consumer thread owns it).
+ * Pure bookkeeping: no I/O. Not thread-safe: one thread at a time uses a
+ * batch (the consumer thread the flushed one, each analysis thread its own).
  */
 #ifndef AP_BATCH_H
 #define AP_BATCH_H
@@ -71,6 +72,15 @@ int ap_batch_add(ap_batch_t *b, const ap_record_t *rec, const char *traceparent)
  * then failed, as above). */
 int ap_batch_add_dead(ap_batch_t *b, const char *tenant_id, const char *reason, const char *payload,
                       size_t payload_len);
+
+/* Copies entry i (< ap_batch_count(src)) of src into dst as a NEW entry,
+ * rendered bytes included: how the processor gathers what its analysis
+ * threads rendered, each into a batch of its own, in the order the records
+ * came. Returns 0 or SP_ENOMEM (dst is then failed, as above). */
+int ap_batch_add_entry_of(ap_batch_t *dst, const ap_batch_t *src, size_t i);
+
+/* The same for dead letter i (< ap_batch_dead_count(src)). */
+int ap_batch_add_dead_of(ap_batch_t *dst, const ap_batch_t *src, size_t i);
 
 /* 0, or SP_ENOMEM when an add ran out of memory since the last reset. */
 int ap_batch_failed(const ap_batch_t *b);

@@ -6,11 +6,12 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <unistd.h>
 
-#include "analysis.h"
 #include "batch.h"
+#include "jobs.h"
 #include "payloads.h"
+#include "platform/clock.h"
 #include "platform/error.h"
 #include "platform/log.h"
 #include "platform/metrics.h"
@@ -27,6 +28,7 @@
 struct ap_processor {
     sp_service_t *svc;
     ap_batch_t *batch;
+    ap_jobs_t *jobs;
     ap_publisher_t *pub;
     ap_taxonomies_t *taxonomies;                          /* consumer thread only */
     const char *topic_dlq, *topic_analyses, *topic_usage; /* prefixed; owned by svc */
@@ -36,20 +38,6 @@ struct ap_processor {
     sp_histogram_t *batch_seconds, *batch_size, *flush_seconds, *analysis_seconds;
     sp_gauge_t *last_flush;
 };
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ---- per record ------------------------------------------------------------- */
 
@@ -68,29 +56,19 @@ static int dead_letter(ap_processor_t *p, const sp_events_message_t *msg, const 
                         .rejected_at_ms = now,
                         .value = msg->value,
                         .value_len = msg->value_len};
-    sp_buf_t payload;
-    int rc;
 
-    sp_log_warn("processor: dead-lettering %s[%d]@%lld: %s (%s)", msg->topic, (int)msg->partition,
-                (long long)msg->offset, reason, detail);
-    sp_buf_init(&payload, 0);
-    rc = ap_payload_rejected(&payload, &d);
-    if (rc == SP_OK)
-        rc = ap_batch_add_dead(p->batch, ev ? ev->tenant_id : NULL, reason, sp_buf_data(&payload),
-                               sp_buf_len(&payload));
-    sp_buf_cleanup(&payload);
-    return rc;
+    return ap_dead_letter(p->batch, ev ? ev->tenant_id : NULL, &d);
 }
 
+/* Validates the record here, in the consumer thread, and hands the analysis
+ * to the workers (jobs.h); ap_jobs_collect gathers the results at flush. */
 static int on_record(const sp_events_message_t *msg, void *ud)
 {
     ap_processor_t *p = ud;
-    int64_t now = wall_ms();
+    int64_t now = sp_clock_wall_ms();
     ap_verdict_t v;
     Serphona__Interactions__V1__Interaction *ix;
-    sp_arena_t *arena;
-    ap_record_t rec;
-    int rc;
+    const nlp_taxonomy_t *tax;
 
     if (ap_batch_failed(p->batch))
         return SP_ENOMEM; /* the flush before the retry resets it */
@@ -98,23 +76,17 @@ static int on_record(const sp_events_message_t *msg, void *ud)
     if (!ix)
         return dead_letter(p, msg, v.reason, v.detail, now) == SP_OK ? 0 : -1;
 
-    /* (The consumer sets the log context: tenant and trace of the event.) */
-    if (!(arena = sp_arena_new())) {
-        rc = SP_ENOMEM;
-        goto done;
+    /* Asked once per tenant and batch; the pin keeps it valid for the
+     * workers after the cache's next answer. */
+    if (!(tax = ap_jobs_pinned(p->jobs, ix->tenant_id)))
+        tax =
+            ap_jobs_pin(p->jobs, ix->tenant_id,
+                        ap_taxonomies_get(p->taxonomies, ix->tenant_id, sp_clock_mono_ms() / 1000));
+    if (!tax) {
+        serphona__interactions__v1__interaction__free_unpacked(ix, NULL);
+        return -1;
     }
-    double t0 = mono_s();
-    const nlp_taxonomy_t *tax = ap_taxonomies_get(p->taxonomies, ix->tenant_id, (int64_t)mono_s());
-    rc = ap_analyse(ix, tax, now, arena, &rec);
-    sp_histogram_observe(p->analysis_seconds, mono_s() - t0);
-    if (rc == SP_OK)
-        rc = ap_batch_add(p->batch, &rec, msg->event->traceparent);
-    else if (rc == SP_EINVAL)
-        rc = dead_letter(p, msg, AP_R_ANALYSIS_FAILED, "the analysis refused the texts", now);
-    sp_arena_destroy(&arena);
-done:
-    serphona__interactions__v1__interaction__free_unpacked(ix, NULL);
-    return rc == SP_OK ? 0 : -1;
+    return ap_jobs_submit(p->jobs, msg, ix, tax, now) == SP_OK ? 0 : -1;
 }
 
 /* ---- per batch ------------------------------------------------------------------ */
@@ -124,6 +96,7 @@ static int flush_failed(ap_processor_t *p, const char *stage, int rc)
     sp_counter_add(p->flush_failures, 1, stage);
     sp_log_warn("processor: flush failed at %s: %s; the batch will be retried", stage,
                 sp_strerror(rc));
+    ap_jobs_reset(p->jobs);
     ap_batch_reset(p->batch);
     return -1;
 }
@@ -156,13 +129,14 @@ static int on_flush(void *ud)
     ap_processor_t *p = ud;
     sp_ch_t *ch = sp_service_clickhouse(p->svc);
     sp_events_producer_t *prod = sp_service_producer(p->svc);
-    size_t total = ap_batch_count(p->batch), dead = ap_batch_dead_count(p->batch);
-    size_t dup_batch, n_new, n_utt = 0;
-    double t0 = mono_s(), t1;
+    size_t total, dead, dup_batch, n_new, n_utt = 0;
+    int64_t t0 = sp_clock_mono_us(), t1;
     int rc;
 
-    if (ap_batch_failed(p->batch))
+    if (ap_batch_failed(p->batch) || ap_jobs_collect(p->jobs, p->batch) != SP_OK)
         return flush_failed(p, "memory", SP_ENOMEM);
+    total = ap_batch_count(p->batch);
+    dead = ap_batch_dead_count(p->batch);
     if (!ch || !prod)
         return flush_failed(p, "lookup", SP_EUNAVAILABLE);
 
@@ -170,11 +144,11 @@ static int on_flush(void *ud)
     if ((rc = ap_store_lookup(ch, p->batch)) < 0)
         return flush_failed(p, "lookup", rc);
     n_new = ap_batch_new_count(p->batch, &n_utt);
-    t1 = mono_s();
+    t1 = sp_clock_mono_us();
     if ((rc = ap_store_insert(ch, p->batch)) != SP_OK)
         return flush_failed(p, "insert", rc);
     if (n_new > 0)
-        sp_histogram_observe(p->batch_seconds, mono_s() - t1);
+        sp_histogram_observe(p->batch_seconds, sp_clock_elapsed_s(t1));
 
     if ((rc = ap_publisher_begin(p->pub, p->publish_timeout_ms)) != SP_OK)
         return flush_failed(p, "publish", rc);
@@ -192,8 +166,8 @@ static int on_flush(void *ud)
     sp_counter_add(p->interactions, (double)dead, "dead_lettered");
     sp_counter_add(p->utterances, (double)n_utt);
     sp_histogram_observe(p->batch_size, (double)(total + dead));
-    sp_histogram_observe(p->flush_seconds, mono_s() - t0);
-    sp_gauge_set(p->last_flush, (double)wall_ms() / 1000.0);
+    sp_histogram_observe(p->flush_seconds, sp_clock_elapsed_s(t0));
+    sp_gauge_set(p->last_flush, (double)sp_clock_wall_ms() / 1000.0);
     sp_log_debug("processor: flushed %zu new, %zu duplicate(s) (%zu within the batch), %zu dead "
                  "letter(s)",
                  n_new, total - n_new, dup_batch, dead);
@@ -218,6 +192,12 @@ ap_processor_t *ap_processor_new(sp_service_t *svc)
                                    "Interactions per ClickHouse INSERT at most.");
     int flush_ms = sp_config_int(cfg, "SERPHONA_PROCESSOR_FLUSH_MS", 1000, 0, 600000,
                                  "Longest an accepted interaction waits for its batch's INSERT.");
+    int threads = sp_config_int(cfg, "SERPHONA_PROCESSOR_THREADS", 0, 0, 64,
+                                "Threads analysing interactions (0 = one per CPU).");
+    if (threads == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = cpus < 1 ? 1 : cpus > 64 ? 64 : (int)cpus;
+    }
     p->publish_timeout_ms =
         sp_config_int(cfg, "SERPHONA_PROCESSOR_PUBLISH_TIMEOUT_MS", 15000, 100, 600000,
                       "How long a flush waits for the broker to acknowledge its events.");
@@ -252,6 +232,10 @@ ap_processor_t *ap_processor_new(sp_service_t *svc)
     p->last_flush = sp_gauge_new("serphona_processor_last_flush_timestamp_seconds",
                                  "When the last batch was flushed (Unix time).", 0);
 
+    if (!(p->jobs = ap_jobs_new((size_t)threads, p->analysis_seconds)))
+        goto fail;
+    sp_log_info("processor: %d analysis thread(s), batches of %d", threads, batch_size);
+
     if (sp_service_add_batch_consumer(svc, CONSUMER_GROUP, topics, 1, on_record, on_flush,
                                       (size_t)batch_size, flush_ms, p) != SP_OK)
         goto fail;
@@ -270,6 +254,7 @@ void ap_processor_destroy(ap_processor_t **self_p)
     if (!self_p || !(p = *self_p))
         return;
     *self_p = NULL;
+    ap_jobs_destroy(&p->jobs);
     ap_batch_destroy(&p->batch);
     ap_publisher_destroy(&p->pub);
     ap_taxonomies_destroy(&p->taxonomies);

@@ -3,14 +3,18 @@
  * Kafka, analysed, into ClickHouse in batches, with analysis and usage
  * events out, and poison to the dead-letter topic.
  *
- * Flow per record (consumer thread, batch mode of events.h): validate
- * (validate.h) -> analyse with redaction first (analysis.h), matching the
- * tenant's own taxonomy (taxonomies.h: from tenant-manager, cached 60 s) -> render into
- * the batch (batch.h). A poison record becomes a dead letter in the same
- * batch, so it is published with the batch and its offset stored with it.
+ * Flow per record (batch mode of events.h): the consumer thread validates
+ * (validate.h) and hands the record to one of SERPHONA_PROCESSOR_THREADS
+ * analysis threads (jobs.h), which analyses with redaction first
+ * (analysis.h), matching the tenant's own taxonomy (taxonomies.h: from
+ * tenant-manager, cached 60 s), and renders the rows and events. At flush
+ * the results join the batch (batch.h) in the order the records came. A
+ * poison record becomes a dead letter in the same batch, so it is published
+ * with the batch and its offset stored with it.
  *
  * Flush (by size SERPHONA_PROCESSOR_BATCH_SIZE, by time
- * SERPHONA_PROCESSOR_FLUSH_MS, before a rebalance and at shutdown): dedupe
+ * SERPHONA_PROCESSOR_FLUSH_MS, before a rebalance and at shutdown): wait for
+ * the batch's analyses, dedupe
  * within the batch, drop what ClickHouse already holds, INSERT the rest
  * (store.h), publish dead letters, analysis.completed and usage.recorded
  * (payloads.h) and wait for the broker's acks; only then do offsets get

@@ -28,21 +28,6 @@ static int reject(ap_verdict_t *v, const char *reason, const char *fmt, ...)
     return -1;
 }
 
-int ap_is_uuid(const char *s)
-{
-    if (!s || strlen(s) != 36)
-        return 0;
-    for (int i = 0; i < 36; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-')
-                return 0;
-        } else if (!isxdigit((unsigned char)s[i])) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 void ap_uuid_lower(const char *s, char *out)
 {
     size_t i = 0;
@@ -80,11 +65,11 @@ int ap_validate_interaction(const Serphona__Interactions__V1__Interaction *ix, i
     v->detail[0] = '\0';
     if (!ix->tenant_id || !*ix->tenant_id)
         return reject(v, AP_R_MISSING_FIELD, "tenant_id is empty");
-    if (!ap_is_uuid(ix->tenant_id))
+    if (!sp_uuid_valid(ix->tenant_id))
         return reject(v, AP_R_INVALID_ID, "tenant_id is not a UUID");
     if (!ix->interaction_id || !*ix->interaction_id)
         return reject(v, AP_R_MISSING_FIELD, "interaction_id is empty");
-    if (!ap_is_uuid(ix->interaction_id))
+    if (!sp_uuid_valid(ix->interaction_id))
         return reject(v, AP_R_INVALID_ID, "interaction_id is not a UUID");
     if (!ix->external_id || !*ix->external_id)
         return reject(v, AP_R_MISSING_FIELD, "external_id is empty");

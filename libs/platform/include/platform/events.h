@@ -31,6 +31,13 @@
  *                                                 librdkafka cached - offset - 1); 0
  *                                                 once the partition is revoked
  *   serphona_events_flushes_total{result}         batch mode; result = ok | error
+ *   serphona_events_lost_total{topic}             records the consumer never got because
+ *                                                 the broker no longer had them: an offset
+ *                                                 reset, an out-of-range fetch or a gap in a
+ *                                                 partition (exact where the range is known,
+ *                                                 at least 1 where a log restarted); 0 per
+ *                                                 subscribed topic from the start. Each
+ *                                                 finding is logged at error with the range.
  */
 #ifndef SP_EVENTS_H
 #define SP_EVENTS_H
