@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "platform/clock.h"
 #include "platform/error.h"
 #include "platform/log.h"
 
@@ -56,15 +57,8 @@ static void delivered(int err, void *ud)
 /* Waits with pub->mtx held until nothing is pending or the deadline. */
 static int wait_locked(ap_publisher_t *pub, int timeout_ms)
 {
-    struct timespec until;
+    struct timespec until = sp_clock_timespec_in(CLOCK_REALTIME, timeout_ms);
 
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
     while (pub->pending > 0)
         if (pthread_cond_timedwait(&pub->cond, &pub->mtx, &until) == ETIMEDOUT)
             return pub->pending > 0 ? SP_ETIMEDOUT : SP_OK;

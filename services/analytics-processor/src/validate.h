@@ -68,12 +68,6 @@ Serphona__Interactions__V1__Interaction *ap_validate(const Serphona__Events__V1_
 int ap_validate_interaction(const Serphona__Interactions__V1__Interaction *ix, int64_t now_ms,
                             ap_verdict_t *v);
 
-/* 1 when s is a canonical UUID (8-4-4-4-12 hex digits, either case): the
- * platform's check (text.h), under the name retention.c still uses. */
-static inline int ap_is_uuid(const char *s)
-{
-    return sp_uuid_valid(s);
-}
 
 /* Copies the UUID s in lowercase to out (SP_UUID_STR_LEN bytes). */
 void ap_uuid_lower(const char *s, char *out);

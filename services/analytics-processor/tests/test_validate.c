@@ -292,12 +292,12 @@ static void test_helpers(void **state)
     char out[37];
     (void)state;
 
-    assert_true(ap_is_uuid("0190a0b0-0000-7000-8000-00000000000a"));
-    assert_true(ap_is_uuid("0190A0B0-0000-7000-8000-00000000000A"));
-    assert_false(ap_is_uuid(NULL));
-    assert_false(ap_is_uuid(""));
-    assert_false(ap_is_uuid("0190a0b0-0000-7000-8000-00000000000a0"));
-    assert_false(ap_is_uuid("0190a0b0_0000-7000-8000-00000000000a"));
+    assert_true(sp_uuid_valid("0190a0b0-0000-7000-8000-00000000000a"));
+    assert_true(sp_uuid_valid("0190A0B0-0000-7000-8000-00000000000A"));
+    assert_false(sp_uuid_valid(NULL));
+    assert_false(sp_uuid_valid(""));
+    assert_false(sp_uuid_valid("0190a0b0-0000-7000-8000-00000000000a0"));
+    assert_false(sp_uuid_valid("0190a0b0_0000-7000-8000-00000000000a"));
     ap_uuid_lower("0190A0B0-0000-7000-8000-00000000000A", out);
     assert_string_equal(out, "0190a0b0-0000-7000-8000-00000000000a");
     assert_true(ap_channel_valid("whatsapp"));

@@ -85,12 +85,6 @@ typedef struct {
 /* The parameter names of aq_filter_parse, NULL-terminated. */
 extern const char *const AQ_FILTER_PARAMS[];
 
-/* Kept for callers outside this module's owners (scope.c, tests); new code
- * calls sp_uuid_valid (platform/text.h). */
-static inline int aq_uuid_valid(const char *s)
-{
-    return sp_uuid_valid(s);
-}
 
 /* Parses one from/to value (see above). Returns 0 or SP_EINVAL. */
 int aq_bound_parse(const char *s, aq_bound_t *b);

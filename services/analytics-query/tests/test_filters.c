@@ -452,14 +452,14 @@ static void test_canon_is_unambiguous(void **state)
 static void test_uuid_validation(void **state)
 {
     (void)state;
-    assert_true(aq_uuid_valid(TENANT));
-    assert_true(aq_uuid_valid("AAAAAAAA-0000-4000-8000-00000000000F"));
-    assert_false(aq_uuid_valid("aaaaaaaa-0000-4000-8000-00000000000"));
-    assert_false(aq_uuid_valid("aaaaaaaa-0000-4000-8000-0000000000001"));
-    assert_false(aq_uuid_valid("aaaaaaaa00000-4000-8000-000000000001"));
-    assert_false(aq_uuid_valid("aaaaaaaa-0000-4000-8000-00000000000g"));
-    assert_false(aq_uuid_valid("aaaaaaaa-0000-4000-8000-00000000'--1"));
-    assert_false(aq_uuid_valid(NULL));
+    assert_true(sp_uuid_valid(TENANT));
+    assert_true(sp_uuid_valid("AAAAAAAA-0000-4000-8000-00000000000F"));
+    assert_false(sp_uuid_valid("aaaaaaaa-0000-4000-8000-00000000000"));
+    assert_false(sp_uuid_valid("aaaaaaaa-0000-4000-8000-0000000000001"));
+    assert_false(sp_uuid_valid("aaaaaaaa00000-4000-8000-000000000001"));
+    assert_false(sp_uuid_valid("aaaaaaaa-0000-4000-8000-00000000000g"));
+    assert_false(sp_uuid_valid("aaaaaaaa-0000-4000-8000-00000000'--1"));
+    assert_false(sp_uuid_valid(NULL));
 }
 
 int main(void)

@@ -103,12 +103,6 @@ void tm_cache_del_taxonomy(tm_t *tm, const char *tenant_id); /* sp:taxonomy */
 
 /* ---- validation ---------------------------------------------------------- */
 
-/* Kept for the unit tests only; service code calls sp_uuid_valid
- * (platform/text.h). */
-static inline int tm_is_uuid(const char *s)
-{
-    return sp_uuid_valid(s);
-}
 
 /* 1 for a valid tenant slug: 3..40 of [a-z0-9-], starting and ending with a
  * letter or digit, no "--". */

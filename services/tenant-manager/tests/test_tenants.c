@@ -132,7 +132,7 @@ static void test_create_defaults_settings_and_slug_taken(void **state)
     sptest_assert_json_str(r.json, "tenant.settings.timezone", "UTC");
     sptest_assert_json_int(r.json, "tenant.settings.retention_days", 365);
     sptest_assert_json_null(r.json, "owner_invite");
-    assert_true(tm_is_uuid(sptest_json_str(r.json, "tenant.id")));
+    assert_true(sp_uuid_valid(sptest_json_str(r.json, "tenant.id")));
     sptest_resp_free(&r);
     /* The slug is unique: 409 whatever the case of the rest. */
     snprintf(body, sizeof(body), "{\"slug\":\"%s\",\"name\":\"Another\"}", slug);
