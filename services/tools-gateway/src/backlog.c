@@ -48,6 +48,13 @@ tg_backlog_t *tg_backlog_new(const char *brokers, const char *group, const char 
     }
     b->max = max;
     b->interval_ms = interval_ms > 0 ? interval_ms : 1000;
+    /* Exported beside the backlog so an alert can compare the two whatever
+     * the bound is set to. */
+    sp_gauge_set(sp_gauge_new("serphona_ingest_backlog_max",
+                              "SERPHONA_INGEST_BACKLOG_MAX: the backlog past which ingestion "
+                              "answers 503 ingestion_backlog.",
+                              0),
+                 (double)max);
     atomic_init(&b->value, -1);
     return b;
 }
