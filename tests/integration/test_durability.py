@@ -226,6 +226,7 @@ def test_burst_of_one_tenant_is_analysed_exactly_once(stack):
     t = Tenant(stack)
     dead_before = metric(stack, "analytics-processor", "serphona_processor_interactions_total",
                          'result="dead_lettered"')
+    lost_before = metric(stack, "analytics-processor", "serphona_events_lost_total")
     assert volume(stack, t.id) == 0
     batches = [[item(f"b-{i}", i) for i in range(k, min(k + batch, n))]
                for k in range(0, n, batch)]
@@ -259,6 +260,8 @@ def test_burst_of_one_tenant_is_analysed_exactly_once(stack):
     assert wait_for(lambda: volume(stack, t.id) == n, timeout=30), volume(stack, t.id)
     assert metric(stack, "analytics-processor", "serphona_processor_interactions_total",
                   'result="dead_lettered"') == dead_before
+    # Nothing was lost on the way (a loss would have been re-published, silently).
+    assert metric(stack, "analytics-processor", "serphona_events_lost_total") == lost_before
     # The ledger saw every report: nothing pending, nothing dead-lettered.
     assert wait_for(lambda: reconciliation(stack, t.id)["analysed"] == n, timeout=60), \
         reconciliation(stack, t.id)
