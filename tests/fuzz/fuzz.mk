@@ -24,6 +24,7 @@ FZ_WARN  := -Wall -Wextra -Wno-unused-parameter -Wno-string-concatenation
 
 # target -> the services whose objects it links
 FZ_SVC_request    :=
+FZ_SVC_http       :=
 FZ_SVC_jwt        :=
 FZ_SVC_rpc        :=
 FZ_SVC_nlp        :=
