@@ -2,7 +2,7 @@
 # tests/fuzz/run.sh — runs the libFuzzer harnesses built by `make fuzz-build`.
 #
 #   run.sh smoke [target...]   every seed of tests/fuzz/corpus/<target>, then
-#                              FUZZ_SMOKE_SECONDS (12) of fuzzing per target
+#                              FUZZ_SMOKE_SECONDS (10) of fuzzing per target
 #   run.sh long  [target...]   up to FUZZ_RUNS (10000000) executions or
 #                              FUZZ_SECONDS (600) per target, whichever first
 #
@@ -18,7 +18,7 @@ mode=${1:-smoke}
 shift || true
 FZ=build/fuzz
 case $mode in
-smoke) budget=(-max_total_time="${FUZZ_SMOKE_SECONDS:-12}") ;;
+smoke) budget=(-max_total_time="${FUZZ_SMOKE_SECONDS:-10}") ;;
 long) budget=(-max_total_time="${FUZZ_SECONDS:-600}" -runs="${FUZZ_RUNS:-10000000}") ;;
 *)
     echo "usage: $0 smoke|long [target...]" >&2
