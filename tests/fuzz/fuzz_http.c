@@ -9,8 +9,8 @@
  * Per input: connect, send everything, half-close, read the first answer
  * (an input the server is still waiting on after 20 ms is dropped:
  * libmicrohttpd keeps such a connection open until its idle timeout, so
- * those inputs run at ~40/s; complete requests at thousands). Oracle beyond the sanitizers: whatever comes back is
- * empty or starts with an HTTP/1.x status line, and the server keeps
+ * those inputs run at ~40/s; complete requests at thousands). Oracle beyond the sanitizers:
+ * whatever comes back is empty or starts with an HTTP/1.x status line, and the server keeps
  * answering (a hung server shows as libFuzzer's timeout).
  */
 #include "fuzz_common.h"
@@ -44,8 +44,7 @@ static sp_handler_result_t handler(sp_request_t *req, void *ud)
     if (len && sp_request_json(req, &json) != 0)
         return SP_HANDLER_DONE; /* answered 400 */
     const char *q = sp_request_query(req, "q");
-    sp_response_set_body(sp_request_response(req), q ? q : "ok", q ? strlen(q) : 2,
-                         "text/plain");
+    sp_response_set_body(sp_request_response(req), q ? q : "ok", q ? strlen(q) : 2, "text/plain");
     return SP_HANDLER_DONE;
 }
 

@@ -21,8 +21,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-static const char *const LANGS[] = {NULL, "", "en", "pt-BR", "es", "pt", "EN-us", "xx", "und",
-                                    "en-"};
+static const char *const LANGS[] = {NULL, "",      "en", "pt-BR", "es",
+                                    "pt", "EN-us", "xx", "und",   "en-"};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -31,8 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     nlp_interaction_t in;
     nlp_interaction_init(&in);
     in.language = LANGS[data[0] % (sizeof LANGS / sizeof *LANGS)];
-    in.csat = (int)(data[1] % 8) - 1;  /* -1..6: one out of range */
-    in.nps = (int)(data[2] % 13) - 1;  /* -1..11 */
+    in.csat = (int)(data[1] % 8) - 1; /* -1..6: one out of range */
+    in.nps = (int)(data[2] % 13) - 1; /* -1..11 */
     in.rating = (int)(data[3] % 8) - 1;
     data += 4, size -= 4;
 

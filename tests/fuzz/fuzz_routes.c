@@ -33,7 +33,7 @@
 #include "platform/request.h"
 #include "platform/router.h"
 
-#define TENANT "11111111-2222-4333-8444-555555555555"
+#define TENANT     "11111111-2222-4333-8444-555555555555"
 #define MAX_ROUTES 64
 
 static tm_t tm;
@@ -105,9 +105,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *body = nl ? nl + 1 : data;
     size_t body_len = size - (size_t)(body - data);
 
-    static const char *const IDS[] = {"0190b2d4-1111-7000-8000-000000000002", TENANT, "current",
-                                      "not-a-uuid", "", "0190B2D4-1111-7000-8000-00000000000Z",
-                                      "%00", "me"};
+    static const char *const IDS[] = {
+        "0190b2d4-1111-7000-8000-000000000002", TENANT, "current", "not-a-uuid", "",
+        "0190B2D4-1111-7000-8000-00000000000Z", "%00",  "me"};
     char *path = path_of(routes[r].pattern, IDS[(who >> 4) % 8]);
     sp_request_t *req = sp_request_new();
     if (!req || sp_request_set_method(req, routes[r].method) || sp_request_set_path(req, path) ||
@@ -115,17 +115,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sp_request_add_header(req, "Content-Type", "application/json"))
         abort();
 
-    static const char *OWNER[] = {"owner"}, *ADMIN[] = {"admin"},
-                      *VIEWER[] = {"viewer"}, *OP[] = {"platform_operator"},
+    static const char *OWNER[] = {"owner"}, *ADMIN[] = {"admin"}, *VIEWER[] = {"viewer"},
+                      *OP[] = {"platform_operator"},
                       *SCOPES[] = {"api_keys:write", "users:write", "tenant:write"};
     sp_auth_t auth = {.tenant_id = TENANT, .subject = "0190b2d4-1111-7000-8000-000000000009"};
     switch (who % 6) {
-    case 0: auth.roles = OWNER, auth.n_roles = 1; break;
-    case 1: auth.roles = ADMIN, auth.n_roles = 1; break;
-    case 2: auth.roles = VIEWER, auth.n_roles = 1; break;
-    case 3: auth.scopes = SCOPES, auth.n_scopes = 3; break;
-    case 4: auth.tenant_id = NULL, auth.roles = OP, auth.n_roles = 1; break;
-    default: break;
+    case 0:
+        auth.roles = OWNER, auth.n_roles = 1;
+        break;
+    case 1:
+        auth.roles = ADMIN, auth.n_roles = 1;
+        break;
+    case 2:
+        auth.roles = VIEWER, auth.n_roles = 1;
+        break;
+    case 3:
+        auth.scopes = SCOPES, auth.n_scopes = 3;
+        break;
+    case 4:
+        auth.tenant_id = NULL, auth.roles = OP, auth.n_roles = 1;
+        break;
+    default:
+        break;
     }
     if (who % 6 != 5 && sp_request_set_auth(req, &auth) != 0)
         abort();

@@ -53,7 +53,6 @@ static const ProtobufCMessageDescriptor *const DESC[] = {
 };
 #define N_DESC (sizeof DESC / sizeof *DESC)
 
-
 /* 1 when m or a message inside it holds unknown fields. */
 static int has_unknown(const ProtobufCMessage *m)
 {
@@ -259,7 +258,8 @@ static void write_seeds(const char *dir)
     env.http_request = &hr;
     write_seed(dir, "envelope_http", 0, &env.base);
 
-    Serphona__Tenant__V1__GetPrincipalRequest gp = SERPHONA__TENANT__V1__GET_PRINCIPAL_REQUEST__INIT;
+    Serphona__Tenant__V1__GetPrincipalRequest gp =
+        SERPHONA__TENANT__V1__GET_PRINCIPAL_REQUEST__INIT;
     gp.tenant_id = auth.tenant_id, gp.user_id = auth.subject;
     size_t n = protobuf_c_message_get_packed_size(&gp.base);
     Serphona__Rpc__V1__TypedMessage tm = SERPHONA__RPC__V1__TYPED_MESSAGE__INIT;

@@ -40,7 +40,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (void)strlen(nlp_taxonomy_id(tax, i)), (void)strlen(nlp_taxonomy_name(tax, i));
 
     static const nlp_utterance_t utt[] = {
-        {NLP_SPEAKER_CUSTOMER, "I want to cancel my subscription, the invoice is wrong", 0, 0, 3000},
+        {NLP_SPEAKER_CUSTOMER, "I want to cancel my subscription, the invoice is wrong", 0, 0,
+         3000},
         {NLP_SPEAKER_AGENT, "Claro, posso ajudar com o reembolso da fatura.", 0, 3500, 6000},
         {NLP_SPEAKER_CUSTOMER, "No funciona la entrega del paquete", 0, -1, -1},
     };
