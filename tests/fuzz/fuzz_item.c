@@ -51,8 +51,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!doc)
         return 0;
     if (cJSON_IsArray(doc)) {
-        const cJSON *it;
-        cJSON_ArrayForEach(it, doc) build_one(it);
+        for (const cJSON *it = doc->child; it; it = it->next)
+            build_one(it);
     } else {
         build_one(doc);
     }

@@ -50,8 +50,9 @@ static const ProtobufCMessageDescriptor *const DESC[] = {
     &serphona__tenant__v1__allowed_origins__descriptor,
     &serphona__tenant__v1__get_taxonomy_request__descriptor,
     &serphona__tenant__v1__taxonomy__descriptor,
+    NULL,
 };
-#define N_DESC (sizeof DESC / sizeof *DESC)
+static size_t N_DESC; /* counted at start */
 
 /* 1 when m or a message inside it holds unknown fields. */
 static int has_unknown(const ProtobufCMessage *m)
@@ -299,6 +300,8 @@ static void write_seeds(const char *dir)
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     fz_quiet();
+    while (DESC[N_DESC])
+        N_DESC++;
     const char *dir = getenv("FZ_WRITE_SEEDS");
     if (dir) {
         write_seeds(dir);
