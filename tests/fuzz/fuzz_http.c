@@ -125,8 +125,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!need) {
             const char *end = strstr(buf, "\r\n\r\n");
             if (end) {
+                /* No body after the head: the answer to HEAD, 1xx, 204, 304. */
+                int status = got > 12 ? atoi(buf + 9) : 0;
+                int bodiless = (size >= 5 && memcmp(data, "HEAD ", 5) == 0) || status < 200 ||
+                               status == 204 || status == 304;
                 const char *cl = strcasestr(buf, "\r\ncontent-length:");
-                need = (size_t)(end + 4 - buf) + (cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0);
+                need = (size_t)(end + 4 - buf) +
+                       (!bodiless && cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0);
             }
         }
         if (need && got >= need)
