@@ -72,6 +72,8 @@ static void send_all(int fd, const uint8_t *p, size_t n)
 {
     while (n) {
         ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
         if (w <= 0)
             return; /* the server may answer and close before reading all */
         p += w, n -= (size_t)w;
@@ -80,16 +82,23 @@ static void send_all(int fd, const uint8_t *p, size_t n)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        abort();
+    /* libFuzzer's timeout alarm interrupts system calls: every one here
+     * retries on EINTR (a connect is started afresh). */
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     struct timeval tv = {.tv_sec = 4};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        perror("connect");
-        abort();
+    int fd;
+    for (;;) {
+        if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
+            abort();
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
+            break;
+        if (errno != EINTR) {
+            perror("connect");
+            abort();
+        }
+        close(fd);
     }
     send_all(fd, data, size);
     shutdown(fd, SHUT_WR);
@@ -111,6 +120,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 break;
         }
         ssize_t r = recv(fd, buf + got, sizeof buf - 1 - got, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
         if (r < 0 && errno == ECONNRESET)
             break; /* closed with our bytes unread: also an answer */
         if (r < 0) {
