@@ -58,9 +58,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     tm.invite_ttl_hours = 72;
     tm.purge_after_days = 30;
     router = sp_router_new();
-    if (!tm.db || !router || tm_tenants_routes(&tm, router) != 0 ||
-        tm_users_routes(&tm, router) != 0 || tm_api_keys_routes(&tm, router) != 0 ||
-        tm_audit_routes(&tm, router) != 0 || tm_taxonomy_routes(&tm, router) != 0)
+    if (!tm.db || !router || tm_tenants_register(router, &tm) != 0 ||
+        tm_users_register(router, &tm) != 0 || tm_api_keys_register(router, &tm) != 0 ||
+        tm_audit_register(router, &tm) != 0 || tm_taxonomy_register(router, &tm) != 0)
         abort();
     sp_db_pool_set_acquire_timeout(tm.db, 50);
     sp_router_set_authorizer(router, sp_permissions_authorize, NULL);
