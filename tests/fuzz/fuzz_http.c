@@ -137,7 +137,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             const char *end = strstr(buf, "\r\n\r\n");
             if (end) {
                 /* No body after the head: the answer to HEAD, 1xx, 204, 304. */
-                int status = got > 12 ? atoi(buf + 9) : 0;
+                long status = got > 12 ? strtol(buf + 9, NULL, 10) : 0;
                 int bodiless = (size >= 5 && memcmp(data, "HEAD ", 5) == 0) || status < 200 ||
                                status == 204 || status == 304;
                 const char *cl = strcasestr(buf, "\r\ncontent-length:");
