@@ -49,8 +49,9 @@ static sp_handler_result_t handler(sp_request_t *req, void *ud)
     cJSON *json = NULL;
     sp_response_t *resp = sp_request_response(req);
     if (len && sp_request_json(req, &json) != 0) {
-        if (sp_response_status(resp) != 400)
-            abort(); /* sp_request_json answers 400 itself */
+        int st = sp_response_status(resp);
+        if (st != 400 && st != 415)
+            abort(); /* sp_request_json answers 400 (or 415) itself */
         return SP_HANDLER_DONE;
     }
     cJSON *out = cJSON_CreateObject();
