@@ -233,4 +233,5 @@ format:
 clean:
 	rm -rf build
 
+-include tests/fuzz/fuzz.mk
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

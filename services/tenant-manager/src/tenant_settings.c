@@ -118,8 +118,10 @@ int tm_tenant_settings_read(sp_request_t *req, sp_db_tx_t *tx, const cJSON *body
     }
     const cJSON *rd = cJSON_GetObjectItemCaseSensitive(st, "retention_days");
     if (rd && !cJSON_IsNull(rd)) {
-        if (!cJSON_IsNumber(rd) || rd->valuedouble != (double)(int)rd->valuedouble ||
-            rd->valueint < 1 || rd->valueint > 3650) {
+        /* The range test before the cast: converting a double outside int
+         * (1e20) is undefined behaviour. */
+        if (!cJSON_IsNumber(rd) || !(rd->valuedouble >= 1 && rd->valuedouble <= 3650) ||
+            rd->valuedouble != (double)(int)rd->valuedouble) {
             sp_response_error(resp, 400, "invalid_retention_days",
                               "retention_days must be an integer from 1 to 3650");
             return SP_EINVAL;

@@ -375,7 +375,9 @@ static int parse_metadata(vctx_t *v, const cJSON *item, interaction_t *ix)
             value = cJSON_IsTrue(m) ? "true" : "false";
         } else if (cJSON_IsNumber(m)) {
             double d = m->valuedouble;
-            value = (d == (double)(int64_t)d && d > -9e15 && d < 9e15)
+            /* The range test first: converting a double outside int64_t
+             * is undefined behaviour (1e300 in a metadata value). */
+            value = (d > -9e15 && d < 9e15 && d == (double)(int64_t)d)
                         ? sp_arena_printf(v->arena, "%lld", (long long)d)
                         : sp_arena_printf(v->arena, "%.17g", d);
             if (!value)
