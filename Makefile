@@ -9,6 +9,7 @@
 #   make run        deps + build + local stack + services + demo data
 #   make bench      deps + build + benchmarks (prints figures and ratios)
 #   make lint       cppcheck + clang-tidy + clang-format check
+#   make fuzz       libFuzzer harnesses, long run (tests/fuzz; fuzz-smoke: short)
 #   make clean
 #
 # SAN=1 builds with AddressSanitizer + UBSan (default dir build/asan).

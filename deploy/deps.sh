@@ -17,9 +17,10 @@ PACKAGES=(
   python3 python3-pytest python3-requests prometheus wrk
   python3-yaml python3-cryptography
   cppcheck clang-tidy clang-format
-  # deployment tests (tests/deploy): the chart renderer (Go text/template +
-  # sprig, as helm), the values schema, `docker-compose config`, shellcheck
-
+  # fuzzing (tests/fuzz: libFuzzer with ASan/UBSan)
+  clang libclang-rt-14-dev
+  # deployment tests (tests/deploy): the values schema, `docker-compose
+  # config`, shellcheck
   python3-jsonschema docker-compose shellcheck
 )
 

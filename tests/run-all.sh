@@ -171,6 +171,12 @@ note "[plain] deployment tests (tests/deploy)"
 if SP_BIN_DIR="$ROOT/build/bin" "${PYTEST[@]}" tests/deploy; then rc=0; else rc=$?; fi
 record "[plain] deploy" $rc
 
+# A short pass of every fuzz target over its seed corpus and a few seconds of
+# new inputs (libFuzzer + ASan/UBSan; `make fuzz` is the long run).
+note "fuzz smoke (tests/fuzz)"
+if make --no-print-directory fuzz-smoke; then rc=0; else rc=$?; fi
+record "fuzz smoke" $rc
+
 note "build with AddressSanitizer + UBSan"
 export ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=1:abort_on_error=0:halt_on_error=1:detect_stack_use_after_return=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
