@@ -34,6 +34,7 @@
  */
 #include "events_internal.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,10 +132,10 @@ void sp_ev_loss_observe(sp_events_consumer_t *cons, const char *topic, int32_t p
     }
     p->next = offset + 1;
     p->reset_at = -1;
-    if (has_marks && hi > p->hi)
+    /* A higher mark, or a restarted log (a mark below our position): watch
+     * the partition from here. */
+    if (has_marks && (hi > p->hi || (hi >= 0 && hi < p->next)))
         p->hi = hi;
-    else if (has_marks && hi >= 0 && hi < p->next)
-        p->hi = hi; /* a restarted log: watch it from here */
     pthread_mutex_unlock(&cons->loss_mtx);
 }
 
@@ -145,6 +146,33 @@ void sp_ev_loss_reset(sp_events_consumer_t *cons, const char *topic, int32_t par
     if (p && at >= 0)
         p->reset_at = at;
     pthread_mutex_unlock(&cons->loss_mtx);
+}
+
+/* Reads "<topic> [<partition>]: offset reset (at offset <n>" at s; 1 when
+ * it matched (topic copied into out, cap bytes), else 0. By hand rather than
+ * sscanf, so a malformed number is a mismatch, not a silent 0. */
+static int parse_offset_reset(const char *s, char *out, size_t cap, int32_t *partition,
+                              long long *at)
+{
+    size_t n = strcspn(s, " ");
+    if (n == 0 || n >= cap || strncmp(s + n, " [", 2) != 0)
+        return 0;
+    memcpy(out, s, n);
+    out[n] = '\0';
+    const char *p = s + n + 2;
+    char *end = NULL;
+    errno = 0;
+    long part = strtol(p, &end, 10);
+    static const char mid[] = "]: offset reset (at offset ";
+    if (end == p || errno || part < 0 || part > INT32_MAX || strncmp(end, mid, sizeof mid - 1) != 0)
+        return 0;
+    p = end + sizeof mid - 1;
+    long long off = strtoll(p, &end, 10);
+    if (end == p || errno)
+        return 0;
+    *partition = (int32_t)part;
+    *at = off;
+    return 1;
 }
 
 void sp_ev_loss_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
@@ -162,8 +190,7 @@ void sp_ev_loss_log_cb(const rd_kafka_t *rk, int level, const char *fac, const c
     if (!strncmp(s, "[thrd:", 6) && (s = strstr(s, "]: ")))
         s += 3;
     if (cons && s && !strcmp(fac, "OFFSET") &&
-        sscanf(s, "%255s [%" SCNd32 "]: offset reset (at offset %lld", topic, &partition, &at) ==
-            3) {
+        parse_offset_reset(s, topic, sizeof topic, &partition, &at)) {
         sp_log_error("events: %s", buf);
         sp_ev_loss_reset(cons, topic, partition, (int64_t)at);
         return;

@@ -136,8 +136,8 @@ static inline sp_jwt_result_t check(sp_jwt_keyset_t *ks, const char *token)
     sp_arena_t *arena = sp_arena_new();
     sp_jwt_claims_t c;
     sp_jwt_result_t res = SP_JWT_VALID;
-    assert_non_null(token);
-    int rc = sp_jwt_verify(ks, token, strlen(token), &OPTS, arena, &c, &res);
+    size_t len = token ? strlen(token) : 0;
+    int rc = sp_jwt_verify(ks, token, len, &OPTS, arena, &c, &res);
     assert_int_equal(rc, res == SP_JWT_VALID ? 0 : SP_EDENIED);
     sp_arena_destroy(&arena);
     return res;

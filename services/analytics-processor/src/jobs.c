@@ -301,9 +301,9 @@ static job_t *next_slot(ap_jobs_t *js)
     if (js->n == js->cap) {
         size_t ncap = js->cap ? js->cap * 2 : 64;
         pthread_mutex_lock(&js->mtx);
-        job_t **grown = realloc(js->jobs, ncap * sizeof *grown);
+        job_t **grown = realloc(js->jobs, ncap * sizeof(job_t *));
         if (grown) {
-            memset(grown + js->cap, 0, (ncap - js->cap) * sizeof *grown);
+            memset(grown + js->cap, 0, (ncap - js->cap) * sizeof(job_t *));
             js->jobs = grown;
             js->cap = ncap;
         }

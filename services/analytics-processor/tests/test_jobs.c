@@ -37,7 +37,7 @@ static Serphona__Interactions__V1__Interaction *interaction(int n, size_t n_utt)
     ix->external_id = strdup("ext");
     ix->channel = strdup("chat");
     ix->occurred_at_unix_ms = 1763800000000;
-    ix->utterances = calloc(n_utt, sizeof *ix->utterances);
+    ix->utterances = calloc(n_utt, sizeof(Serphona__Interactions__V1__Utterance *));
     for (size_t i = 0; i < n_utt; i++) {
         Serphona__Interactions__V1__Utterance *u = calloc(1, sizeof *u);
         serphona__interactions__v1__utterance__init(u);
