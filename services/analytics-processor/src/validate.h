@@ -68,7 +68,6 @@ Serphona__Interactions__V1__Interaction *ap_validate(const Serphona__Events__V1_
 int ap_validate_interaction(const Serphona__Interactions__V1__Interaction *ix, int64_t now_ms,
                             ap_verdict_t *v);
 
-
 /* Copies the UUID s in lowercase to out (SP_UUID_STR_LEN bytes). */
 void ap_uuid_lower(const char *s, char *out);
 

@@ -85,7 +85,6 @@ typedef struct {
 /* The parameter names of aq_filter_parse, NULL-terminated. */
 extern const char *const AQ_FILTER_PARAMS[];
 
-
 /* Parses one from/to value (see above). Returns 0 or SP_EINVAL. */
 int aq_bound_parse(const char *s, aq_bound_t *b);
 

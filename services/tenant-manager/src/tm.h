@@ -103,7 +103,6 @@ void tm_cache_del_taxonomy(tm_t *tm, const char *tenant_id); /* sp:taxonomy */
 
 /* ---- validation ---------------------------------------------------------- */
 
-
 /* 1 for a valid tenant slug: 3..40 of [a-z0-9-], starting and ending with a
  * letter or digit, no "--". */
 int tm_is_slug(const char *s);
