@@ -139,8 +139,8 @@ static int open_db(tm_t *tm, sp_config_t *cfg)
 int tm_operators_cli(tm_t *tm, sp_service_t *svc)
 {
     sp_config_t *cfg = sp_service_config(svc);
-    const char *email = getenv("SERPHONA_OPERATOR_EMAIL");
-    const char *password = getenv("SERPHONA_OPERATOR_PASSWORD");
+    const char *email = tm->operator_email;
+    const char *password = tm->operator_password;
     char email_buf[320], pw_buf[512];
     int code = 1;
     if (!email || !*email) {
@@ -222,8 +222,8 @@ int tm_startup(tm_t *tm, int argc, char **argv)
     int rc = open_db(tm, cfg);
     if (rc != 0)
         return rc;
-    const char *email = getenv("SERPHONA_OPERATOR_EMAIL");
-    const char *password = getenv("SERPHONA_OPERATOR_PASSWORD");
+    const char *email = tm->operator_email;
+    const char *password = tm->operator_password;
     if (email && *email && password && *password) {
         char id[SP_UUID_STR_LEN];
         int created = 0;

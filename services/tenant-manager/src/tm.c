@@ -25,6 +25,14 @@ void tm_init(tm_t *tm, sp_service_t *svc, sp_config_t *cfg)
         "Password hashes computed at once; logins past it are refused at once (the gateway "
         "answers 503 + Retry-After), so RPC workers stay free for principal and API-key "
         "lookups. Keep it below SERPHONA_RPC_WORKERS."));
+    tm->operator_email = sp_config_str(
+        cfg, "SERPHONA_OPERATOR_EMAIL", NULL,
+        "E-mail of the first platform operator, created (or its password reset) at start "
+        "together with SERPHONA_OPERATOR_PASSWORD.");
+    tm->operator_password =
+        sp_config_str(cfg, "SERPHONA_OPERATOR_PASSWORD", NULL,
+                      "That operator's password (a secret; tenant-manager --create-operator "
+                      "does the same by hand).");
     tm->invite_ttl_hours = sp_config_int(cfg, "SERPHONA_INVITE_TTL_HOURS", 72, 1, 24 * 30,
                                          "How long an invite token stays valid, in hours.");
     tm->purge_after_days =

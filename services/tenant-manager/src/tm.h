@@ -34,6 +34,9 @@ typedef struct {
     sp_db_pool_t *db;       /* NULL: sp_service_db(svc) at first use */
     sp_redis_pool_t *redis; /* NULL: sp_service_redis(svc); may stay NULL */
     uint32_t pbkdf2_iterations;
+    /* SERPHONA_OPERATOR_EMAIL / _PASSWORD: the first platform operator (NULL
+     * when unset); owned by the service's config. */
+    const char *operator_email, *operator_password;
     int invite_ttl_hours; /* how long an invite token stays valid */
     int purge_after_days; /* how long a deleted tenant is kept */
     int purge_interval_s; /* how often the purge runs (0 = only at start) */
